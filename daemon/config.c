@@ -1,0 +1,834 @@
+/*
+ * Reading and checking the config: the main file plus every *.conf in
+ * include_dir. This is the only file that includes libconfig.h; what comes
+ * out is a validated struct tend_config with every default filled in.
+ * Checking goes on past the first problem and reports each one as
+ * "file:line: key: what is wrong".
+ */
+#include <errno.h>
+#include <glob.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tendd.h"
+
+#ifndef TEND_PLUGINDIR
+#define TEND_PLUGINDIR "/usr/local/lib/tend/plugins"
+#endif
+#ifndef TEND_RUNDIR
+#define TEND_RUNDIR "/run/tend"
+#endif
+
+#define MAX_INSTANCES 10000
+
+struct loader {
+	struct tend_config *cfg;
+	struct errors *errs;
+	const char *file; /* the file being read */
+};
+
+static const char *const executor_names[EXEC_KINDS + 1] = {
+    [EXEC_ASYNC] = "async",
+    [EXEC_THREAD] = "thread",
+    [EXEC_THREAD_ASYNC] = "thread-async",
+    [EXEC_PROCESS] = "process",
+    [EXEC_PROCESS_ASYNC] = "process-async",
+};
+static const char *const policy_names[] = {"permanent", "transient",
+                                           "temporary", NULL};
+static const char *const backoff_names[] = {"immediate", "fixed", "linear",
+                                            "exponential", NULL};
+static const char *const ready_names[] = {"start", "notify", NULL};
+
+const char *executor_name(enum executor_kind k) { return executor_names[k]; }
+
+uint32_t executor_bit(enum executor_kind k) { return 1u << k; }
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (p == NULL)
+		fatalx("out of memory");
+	return p;
+}
+
+static int line_of(const config_setting_t *s)
+{
+	return s ? (int)config_setting_source_line(s) : 0;
+}
+
+__attribute__((format(printf, 4, 5))) static void
+fail(struct loader *ld, const config_setting_t *at, const char *key,
+     const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	errors_add(ld->errs, ld->file, line_of(at), "%s: %s", key, msg);
+}
+
+static const char *type_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a number";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_ARRAY:
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	}
+	return "unknown";
+}
+
+static int is_number(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64 ||
+	       t == CONFIG_TYPE_FLOAT;
+}
+
+static int is_integer(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+static void key_name(char *buf, size_t len, const char *prefix,
+                     const char *key)
+{
+	snprintf(buf, len, "%s%s%s", prefix, *prefix ? "." : "", key);
+}
+
+/* Every member of `group` must be one of `known`. */
+static void check_keys(struct loader *ld, const config_setting_t *group,
+                       const char *prefix, const char *const *known)
+{
+	int n = config_setting_length(group);
+
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *s = config_setting_get_elem(group, i);
+		const char *name = config_setting_name(s);
+		size_t k;
+		for (k = 0; known[k]; k++)
+			if (strcmp(known[k], name) == 0)
+				break;
+		if (known[k] == NULL) {
+			char key[128];
+			key_name(key, sizeof(key), prefix, name);
+			fail(ld, s, key, "unknown key");
+		}
+	}
+}
+
+/* A group member that must be a group; NULL and an error otherwise. */
+static config_setting_t *get_group(struct loader *ld, config_setting_t *in,
+                                   const char *prefix, const char *key)
+{
+	config_setting_t *s = config_setting_get_member(in, key);
+	char name[128];
+
+	if (s == NULL)
+		return NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+		key_name(name, sizeof(name), prefix, key);
+		fail(ld, s, name, "must be a group { ... }, not %s",
+		     type_name(s));
+		return NULL;
+	}
+	return s;
+}
+
+/*
+ * A number in [min, max] (min excluded when open_min): returns 0 and sets
+ * *out when valid or absent (leaving the default), -1 after an error.
+ */
+static int get_double(struct loader *ld, config_setting_t *in,
+                      const char *prefix, const char *key, double *out,
+                      double min, bool open_min, double max)
+{
+	config_setting_t *s = config_setting_get_member(in, key);
+	char name[128];
+	double v;
+
+	if (s == NULL)
+		return 0;
+	key_name(name, sizeof(name), prefix, key);
+	if (!is_number(s)) {
+		fail(ld, s, name, "must be a number, not %s", type_name(s));
+		return -1;
+	}
+	v = config_setting_get_float(s);
+	if (is_integer(s))
+		v = (double)config_setting_get_int64(s);
+	if (!isfinite(v) || v < min || (open_min && v == min) || v > max) {
+		fail(ld, s, name, "must be %s %g and at most %g, not %g",
+		     open_min ? "more than" : "at least", min, max, v);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int get_int(struct loader *ld, config_setting_t *in,
+                   const char *prefix, const char *key, int *out,
+                   long long min, long long max)
+{
+	config_setting_t *s = config_setting_get_member(in, key);
+	char name[128];
+	long long v;
+
+	if (s == NULL)
+		return 0;
+	key_name(name, sizeof(name), prefix, key);
+	if (!is_integer(s)) {
+		fail(ld, s, name, "must be an integer, not %s", type_name(s));
+		return -1;
+	}
+	v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		fail(ld, s, name, "must be between %lld and %lld, not %lld",
+		     min, max, v);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+/* A string member; NULL when absent or after an error (see *bad). */
+static const char *get_string(struct loader *ld, config_setting_t *in,
+                              const char *prefix, const char *key,
+                              bool *bad)
+{
+	config_setting_t *s = config_setting_get_member(in, key);
+	char name[128];
+
+	if (s == NULL)
+		return NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		key_name(name, sizeof(name), prefix, key);
+		fail(ld, s, name, "must be a string, not %s", type_name(s));
+		if (bad)
+			*bad = true;
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+/* One of a fixed set of words; *out is its index. */
+static void get_enum(struct loader *ld, config_setting_t *in,
+                     const char *prefix, const char *key,
+                     const char *const *words, int *out)
+{
+	const char *v = get_string(ld, in, prefix, key, NULL);
+	char name[128], list[256] = "";
+
+	if (v == NULL)
+		return;
+	for (int i = 0; words[i]; i++) {
+		if (strcmp(words[i], v) == 0) {
+			*out = i;
+			return;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+		         "%s%s", i ? ", " : "", words[i]);
+	}
+	key_name(name, sizeof(name), prefix, key);
+	fail(ld, config_setting_get_member(in, key), name,
+	     "'%s' is not one of: %s", v, list);
+}
+
+/* A path as written, made absolute against the config's directory. */
+static char *resolve_path(const struct tend_config *cfg, const char *p)
+{
+	char *out;
+	if (p[0] == '/')
+		return xstrdup(p);
+	if (asprintf(&out, "%s/%s", cfg->dir, p) < 0)
+		fatalx("out of memory");
+	return out;
+}
+
+/*
+ * libconfig reads 0660 as decimal, so a mode is a string of octal digits
+ * ("0660"); an integer is taken as it is (0x1b0) if it fits.
+ */
+static void read_mode(struct loader *ld, config_setting_t *ctl)
+{
+	config_setting_t *s = config_setting_get_member(ctl, "mode");
+	const char *text;
+	char *end;
+	long v;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		if (!is_integer(s) || config_setting_get_int64(s) < 0 ||
+		    config_setting_get_int64(s) > 0777)
+			fail(ld, s, "tend.control.mode",
+			     "must be an octal string such as \"0660\"");
+		else
+			ld->cfg->control_mode = (int)config_setting_get_int64(s);
+		return;
+	}
+	text = config_setting_get_string(s);
+	errno = 0;
+	v = strtol(text, &end, 8);
+	if (*text == '\0' || *end != '\0' || errno || v < 0 || v > 0777)
+		fail(ld, s, "tend.control.mode",
+		     "'%s' is not an octal mode such as \"0660\"", text);
+	else
+		ld->cfg->control_mode = (int)v;
+}
+
+static void read_control(struct loader *ld, config_setting_t *tend)
+{
+	static const char *const known[] = {"socket", "mode", NULL};
+	config_setting_t *ctl = get_group(ld, tend, "tend", "control");
+	const char *sock;
+
+	if (ctl == NULL)
+		return;
+	check_keys(ld, ctl, "tend.control", known);
+	sock = get_string(ld, ctl, "tend.control", "socket", NULL);
+	if (sock) {
+		if (*sock == '\0' || strlen(sock) >= 100) {
+			fail(ld, config_setting_get_member(ctl, "socket"),
+			     "tend.control.socket",
+			     "must be a path of 1 to 99 characters");
+		} else {
+			free(ld->cfg->control_socket);
+			ld->cfg->control_socket = resolve_path(ld->cfg, sock);
+		}
+	}
+	read_mode(ld, ctl);
+}
+
+static void read_plugin_path(struct loader *ld, config_setting_t *tend)
+{
+	config_setting_t *s = config_setting_get_member(tend, "plugin_path");
+	struct tend_config *cfg = ld->cfg;
+	int n;
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		cfg->plugin_path = xcalloc(1, sizeof(char *));
+		cfg->plugin_path[0] =
+		    resolve_path(cfg, config_setting_get_string(s));
+		cfg->nplugin_path = 1;
+		return;
+	}
+	if (!config_setting_is_aggregate(s) ||
+	    config_setting_type(s) == CONFIG_TYPE_GROUP) {
+		fail(ld, s, "tend.plugin_path",
+		     "must be a string or a list of strings, not %s",
+		     type_name(s));
+		return;
+	}
+	n = config_setting_length(s);
+	cfg->plugin_path = xcalloc((size_t)n + 1, sizeof(char *));
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			fail(ld, e, "tend.plugin_path",
+			     "element %d must be a string, not %s", i + 1,
+			     type_name(e));
+			continue;
+		}
+		cfg->plugin_path[cfg->nplugin_path++] =
+		    resolve_path(cfg, config_setting_get_string(e));
+	}
+}
+
+static void read_globals(struct loader *ld, config_setting_t *tend)
+{
+	static const char *const known[] = {"plugin_path", "include_dir",
+	                                    "control",     "log",
+	                                    "stop_timeout", NULL};
+	static const char *const log_known[] = {"level", NULL};
+	struct tend_config *cfg = ld->cfg;
+	config_setting_t *log;
+	const char *s;
+
+	check_keys(ld, tend, "tend", known);
+	read_plugin_path(ld, tend);
+	s = get_string(ld, tend, "tend", "include_dir", NULL);
+	if (s)
+		cfg->include_dir = resolve_path(cfg, s);
+	read_control(ld, tend);
+	log = get_group(ld, tend, "tend", "log");
+	if (log) {
+		check_keys(ld, log, "tend.log", log_known);
+		s = get_string(ld, log, "tend.log", "level", NULL);
+		if (s && (cfg->log_level = log_level_parse(s)) < 0) {
+			fail(ld, config_setting_get_member(log, "level"),
+			     "tend.log.level",
+			     "'%s' is not one of: debug, info, notice, "
+			     "warning, error",
+			     s);
+			cfg->log_level = TEND_LOG_INFO;
+		}
+	}
+	get_double(ld, tend, "tend", "stop_timeout", &cfg->stop_timeout, 0,
+	           true, 86400);
+}
+
+/* Copy a libconfig value into our own settings tree. */
+static void copy_setting(struct setting *to, const config_setting_t *from)
+{
+	const char *name = config_setting_name(from);
+	int n;
+
+	to->name = name ? xstrdup(name) : NULL;
+	to->line = line_of(from);
+	switch (config_setting_type(from)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		to->type = SETTING_INT;
+		to->v.i = config_setting_get_int64(from);
+		return;
+	case CONFIG_TYPE_FLOAT:
+		to->type = SETTING_FLOAT;
+		to->v.d = config_setting_get_float(from);
+		return;
+	case CONFIG_TYPE_STRING:
+		to->type = SETTING_STRING;
+		to->v.s = xstrdup(config_setting_get_string(from));
+		return;
+	case CONFIG_TYPE_BOOL:
+		to->type = SETTING_BOOL;
+		to->v.b = config_setting_get_bool(from);
+		return;
+	case CONFIG_TYPE_GROUP:
+		to->type = SETTING_GROUP;
+		break;
+	default:
+		to->type = SETTING_LIST;
+		break;
+	}
+	n = config_setting_length(from);
+	to->kids = n ? xcalloc((size_t)n, sizeof(*to->kids)) : NULL;
+	to->nkids = (size_t)n;
+	for (int i = 0; i < n; i++)
+		copy_setting(&to->kids[i], config_setting_get_elem(from, i));
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_LEN)
+		return false;
+	for (; *s; s++)
+		if (!(('a' <= *s && *s <= 'z') || ('A' <= *s && *s <= 'Z') ||
+		      ('0' <= *s && *s <= '9') || *s == '_' || *s == '-' ||
+		      *s == '.'))
+			return false;
+	return true;
+}
+
+/* Find a plugin file by name through plugin_path; NULL when absent. */
+static char *find_plugin(const struct tend_config *cfg, const char *name)
+{
+	if (strchr(name, '/')) {
+		char *p = resolve_path(cfg, name);
+		if (access(p, R_OK) == 0)
+			return p;
+		free(p);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->nplugin_path; i++) {
+		char *p;
+		if (asprintf(&p, "%s/%s", cfg->plugin_path[i], name) < 0)
+			fatalx("out of memory");
+		if (access(p, R_OK) == 0)
+			return p;
+		free(p);
+	}
+	return NULL;
+}
+
+static void read_restart(struct loader *ld, config_setting_t *svc,
+                         struct restart_config *rc)
+{
+	static const char *const known[] = {
+	    "policy", "backoff",   "delay",  "max_delay", "jitter",
+	    "reset",  "intensity", "period", NULL};
+	config_setting_t *r = get_group(ld, svc, "", "restart");
+	int v;
+	bool reset_set;
+
+	if (r == NULL)
+		return;
+	check_keys(ld, r, "restart", known);
+	v = (int)rc->policy;
+	get_enum(ld, r, "restart", "policy", policy_names, &v);
+	rc->policy = (enum restart_policy)v;
+	v = (int)rc->backoff;
+	get_enum(ld, r, "restart", "backoff", backoff_names, &v);
+	rc->backoff = (enum backoff_kind)v;
+	get_double(ld, r, "restart", "delay", &rc->delay, 0, false, 86400);
+	get_double(ld, r, "restart", "max_delay", &rc->max_delay, 0, false,
+	           86400);
+	get_double(ld, r, "restart", "jitter", &rc->jitter, 0, false, 1);
+	reset_set = config_setting_get_member(r, "reset") != NULL;
+	get_double(ld, r, "restart", "reset", &rc->reset, 0, true, 86400);
+	get_int(ld, r, "restart", "intensity", &rc->intensity, 0, 100);
+	get_double(ld, r, "restart", "period", &rc->period, 0, true, 86400);
+	if (rc->max_delay < rc->delay)
+		fail(ld, config_setting_get_member(r, "max_delay"),
+		     "restart.max_delay",
+		     "must be at least restart.delay (%g), not %g", rc->delay,
+		     rc->max_delay);
+	if (!reset_set)
+		rc->reset = rc->max_delay > 10.0 ? rc->max_delay : 10.0;
+}
+
+static void service_defaults(struct service_config *sc,
+                             const struct tend_config *cfg)
+{
+	sc->restart = (struct restart_config){
+	    .policy = POLICY_PERMANENT,
+	    .backoff = BACKOFF_EXPONENTIAL,
+	    .delay = 0.1,
+	    .max_delay = 30.0,
+	    .jitter = 0.1,
+	    .reset = 30.0,
+	    .intensity = 5,
+	    .period = 10.0,
+	};
+	sc->stop_timeout = cfg->stop_timeout;
+	sc->ready = READY_START;
+	sc->instances = 1;
+	sc->settings.type = SETTING_GROUP;
+}
+
+static void service_clear(struct service_config *sc)
+{
+	free(sc->plugin);
+	free(sc->plugin_path);
+	free(sc->file);
+	setting_clear(&sc->settings);
+}
+
+static struct service_config *add_service(struct tend_config *cfg)
+{
+	struct service_config *grown =
+	    realloc(cfg->services, (cfg->nservices + 1) * sizeof(*grown));
+	if (grown == NULL)
+		fatalx("out of memory");
+	cfg->services = grown;
+	memset(&grown[cfg->nservices], 0, sizeof(*grown));
+	return &grown[cfg->nservices++];
+}
+
+static void read_service(struct loader *ld, config_setting_t *svc)
+{
+	static const char *const known[] = {
+	    "name",     "plugin", "executor",     "restart", "watchdog",
+	    "ready",    "instances", "stop_timeout", "settings", NULL};
+	struct tend_config *cfg = ld->cfg;
+	struct service_config sc = {0};
+	config_setting_t *s;
+	const char *name, *plugin;
+	bool bad = false;
+	int v;
+
+	service_defaults(&sc, cfg);
+	sc.file = xstrdup(ld->file);
+	sc.line = line_of(svc);
+	if (config_setting_type(svc) != CONFIG_TYPE_GROUP) {
+		fail(ld, svc, "services",
+		     "each service must be a group { ... }, not %s",
+		     type_name(svc));
+		goto drop;
+	}
+	check_keys(ld, svc, "", known);
+
+	name = get_string(ld, svc, "", "name", &bad);
+	if (name == NULL) {
+		if (!bad)
+			fail(ld, svc, "name", "missing: every service needs "
+			                      "a name");
+		goto drop;
+	}
+	if (!valid_name(name)) {
+		fail(ld, config_setting_get_member(svc, "name"), "name",
+		     "'%s' must be 1 to %d letters, digits, '_', '-' or '.'",
+		     name, NAME_MAX_LEN);
+		goto drop;
+	}
+	snprintf(sc.name, sizeof(sc.name), "%s", name);
+
+	s = config_setting_get_member(svc, "executor");
+	sc.executor_line = line_of(s ? s : svc);
+	if (s == NULL) {
+		fail(ld, svc, "executor",
+		     "missing for service '%s': one of async, thread, "
+		     "thread-async, process, process-async",
+		     name);
+	} else {
+		v = -1;
+		get_enum(ld, svc, "", "executor", executor_names, &v);
+		sc.executor = v < 0 ? EXEC_ASYNC : (enum executor_kind)v;
+		if (v == EXEC_PROCESS || v == EXEC_PROCESS_ASYNC)
+			fail(ld, s, "executor",
+			     "'%s' is not available in this build",
+			     executor_names[v]);
+	}
+
+	bad = false;
+	plugin = get_string(ld, svc, "", "plugin", &bad);
+	s = config_setting_get_member(svc, "plugin");
+	sc.plugin_line = line_of(s ? s : svc);
+	if (plugin == NULL) {
+		if (!bad)
+			fail(ld, svc, "plugin",
+			     "missing for service '%s'", name);
+	} else {
+		sc.plugin = xstrdup(plugin);
+		sc.plugin_path = find_plugin(cfg, plugin);
+		if (sc.plugin_path == NULL) {
+			char dirs[512] = "";
+			for (size_t i = 0; i < cfg->nplugin_path; i++)
+				snprintf(dirs + strlen(dirs),
+				         sizeof(dirs) - strlen(dirs), "%s%s",
+				         i ? ", " : "", cfg->plugin_path[i]);
+			if (strchr(plugin, '/'))
+				fail(ld, s, "plugin", "'%s' not found",
+				     plugin);
+			else
+				fail(ld, s, "plugin",
+				     "'%s' not found in plugin_path (%s)",
+				     plugin, dirs);
+		}
+	}
+
+	read_restart(ld, svc, &sc.restart);
+	get_double(ld, svc, "", "watchdog", &sc.watchdog, 0, false, 86400);
+	get_double(ld, svc, "", "stop_timeout", &sc.stop_timeout, 0, true,
+	           86400);
+	v = (int)sc.ready;
+	get_enum(ld, svc, "", "ready", ready_names, &v);
+	sc.ready = (enum ready_mode)v;
+	get_int(ld, svc, "", "instances", &sc.instances, 1, MAX_INSTANCES);
+	s = get_group(ld, svc, "", "settings");
+	if (s) {
+		copy_setting(&sc.settings, s);
+		free(sc.settings.name);
+		sc.settings.name = NULL;
+	}
+
+	for (int i = 0; i < sc.instances; i++) {
+		struct service_config *out = add_service(cfg);
+		*out = sc;
+		if (sc.instances > 1)
+			snprintf(out->name, sizeof(out->name), "%s#%d", name,
+			         i);
+		if (i > 0) {
+			/* each instance owns its strings and settings */
+			out->file = xstrdup(sc.file);
+			out->plugin = sc.plugin ? xstrdup(sc.plugin) : NULL;
+			out->plugin_path =
+			    sc.plugin_path ? xstrdup(sc.plugin_path) : NULL;
+			out->settings = (struct setting){0};
+			if (s)
+				copy_setting(&out->settings, s);
+			free(out->settings.name);
+			out->settings.name = NULL;
+			out->settings.type = SETTING_GROUP;
+		}
+	}
+	return;
+drop:
+	service_clear(&sc);
+}
+
+static void read_services(struct loader *ld, config_setting_t *root)
+{
+	config_setting_t *list = config_setting_get_member(root, "services");
+	int n;
+
+	if (list == NULL)
+		return;
+	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+		fail(ld, list, "services", "must be a list ( {...}, ... ), "
+		                           "not %s",
+		     type_name(list));
+		return;
+	}
+	n = config_setting_length(list);
+	for (int i = 0; i < n; i++)
+		read_service(ld, config_setting_get_elem(list, i));
+}
+
+/* Parse one file; 0 on success, -1 after reporting a syntax error. */
+static int parse_file(struct loader *ld, config_t *lc, const char *path)
+{
+	config_init(lc);
+	if (config_read_file(lc, path) == CONFIG_TRUE)
+		return 0;
+	if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+		errors_add(ld->errs, path, 0, "cannot read: %s",
+		           strerror(errno ? errno : ENOENT));
+	else
+		errors_add(ld->errs,
+		           config_error_file(lc) ? config_error_file(lc)
+		                                 : path,
+		           config_error_line(lc), "syntax error: %s",
+		           config_error_text(lc));
+	config_destroy(lc);
+	return -1;
+}
+
+static void read_dropins(struct loader *ld)
+{
+	static const char *const known[] = {"services", NULL};
+	char *pattern;
+	glob_t g;
+
+	if (ld->cfg->include_dir == NULL)
+		return;
+	if (asprintf(&pattern, "%s/*.conf", ld->cfg->include_dir) < 0)
+		fatalx("out of memory");
+	int rc = glob(pattern, 0, NULL, &g);
+	free(pattern);
+	if (rc == GLOB_NOMATCH)
+		return;
+	if (rc != 0) {
+		errors_add(ld->errs, ld->cfg->include_dir, 0,
+		           "cannot list include_dir");
+		return;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		config_t lc;
+		ld->file = g.gl_pathv[i];
+		if (parse_file(ld, &lc, g.gl_pathv[i]) < 0)
+			continue;
+		check_keys(ld, config_root_setting(&lc), "", known);
+		read_services(ld, config_root_setting(&lc));
+		config_destroy(&lc);
+	}
+	ld->file = ld->cfg->file;
+	globfree(&g);
+}
+
+static void check_duplicates(struct loader *ld)
+{
+	struct tend_config *cfg = ld->cfg;
+
+	/* quadratic, but once per load and on names only */
+	for (size_t i = 0; i < cfg->nservices; i++)
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(cfg->services[i].name,
+			           cfg->services[j].name) == 0) {
+				errors_add(ld->errs, cfg->services[i].file,
+				           cfg->services[i].line,
+				           "name: duplicate service '%s', "
+				           "first defined at %s:%d",
+				           cfg->services[i].name,
+				           cfg->services[j].file,
+				           cfg->services[j].line);
+				break;
+			}
+}
+
+static char *absolute(const char *path)
+{
+	char *abs;
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/')
+		return xstrdup(path);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatalx("cannot get the working directory");
+	if (asprintf(&abs, "%s/%s", cwd, path) < 0)
+		fatalx("out of memory");
+	return abs;
+}
+
+/*
+ * Read and check the config at `path`. Returns the config, or NULL with
+ * every problem in `errs`. The caller frees it with config_free().
+ */
+struct tend_config *config_load(const char *path, struct errors *errs)
+{
+	struct tend_config *cfg = xcalloc(1, sizeof(*cfg));
+	static const char *const known[] = {"tend", "services", NULL};
+	struct loader ld = {.cfg = cfg, .errs = errs};
+	config_setting_t *tend;
+	config_t lc;
+	size_t before = errs->count;
+	char *slash;
+
+	cfg->file = absolute(path);
+	cfg->dir = xstrdup(cfg->file);
+	slash = strrchr(cfg->dir, '/');
+	slash[slash == cfg->dir ? 1 : 0] = '\0';
+	cfg->control_socket = xstrdup(TEND_RUNDIR "/tend.sock");
+	cfg->control_mode = 0660;
+	cfg->log_level = TEND_LOG_INFO;
+	cfg->stop_timeout = 10.0;
+	ld.file = path;
+
+	if (parse_file(&ld, &lc, path) < 0)
+		goto out;
+	config_set_include_dir(&lc, cfg->dir);
+	check_keys(&ld, config_root_setting(&lc), "", known);
+	tend = get_group(&ld, config_root_setting(&lc), "", "tend");
+	if (tend)
+		read_globals(&ld, tend);
+	if (cfg->nplugin_path == 0) {
+		cfg->plugin_path = xcalloc(1, sizeof(char *));
+		cfg->plugin_path[cfg->nplugin_path++] = xstrdup(TEND_PLUGINDIR);
+	}
+	read_services(&ld, config_root_setting(&lc));
+	config_destroy(&lc);
+	read_dropins(&ld);
+	check_duplicates(&ld);
+out:
+	if (errs->count > before) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void config_free(struct tend_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	for (size_t i = 0; i < cfg->nservices; i++)
+		service_clear(&cfg->services[i]);
+	free(cfg->services);
+	for (size_t i = 0; i < cfg->nplugin_path; i++)
+		free(cfg->plugin_path[i]);
+	free(cfg->plugin_path);
+	free(cfg->include_dir);
+	free(cfg->control_socket);
+	free(cfg->file);
+	free(cfg->dir);
+	free(cfg);
+}

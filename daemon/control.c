@@ -1,0 +1,352 @@
+/*
+ * The control socket: a Unix stream socket speaking JSON, one request
+ * object per line and one reply object per line (protocol version 1, see
+ * README.md). A stale socket is replaced, the socket's mode comes from the
+ * config, and SO_PEERCRED decides who may change anything: root or the
+ * daemon's own user. A request that is not valid JSON or is longer than
+ * CONTROL_LINE_MAX gets an error reply and the connection is closed.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tendd.h"
+
+#define CONTROL_VERSION 1
+#define CONTROL_LINE_MAX 65536
+#define CONTROL_CLIENTS_MAX 64
+
+struct conn {
+	ev_io io;
+	int fd;
+	uid_t uid;
+	char in[CONTROL_LINE_MAX];
+	size_t inlen;
+	char *out;
+	size_t outlen, outoff;
+	bool closing; /* close once the reply is out */
+	struct conn *next;
+};
+
+static struct ev_loop *loop;
+static ev_io listener;
+static int listen_fd = -1;
+static char *socket_path;
+static struct conn *conns;
+static int nconns;
+
+static void conn_free(struct conn *c)
+{
+	struct conn **at;
+
+	for (at = &conns; *at != c; at = &(*at)->next)
+		;
+	*at = c->next;
+	ev_io_stop(loop, &c->io);
+	close(c->fd);
+	free(c->out);
+	free(c);
+	nconns--;
+}
+
+static void queue_reply(struct conn *c, json_t *reply)
+{
+	char *text;
+	size_t len;
+
+	json_object_set_new(reply, "v", json_integer(CONTROL_VERSION));
+	text = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (text == NULL)
+		fatalx("out of memory");
+	len = strlen(text);
+	char *grown = realloc(c->out, c->outlen + len + 1);
+	if (grown == NULL)
+		fatalx("out of memory");
+	c->out = grown;
+	memcpy(c->out + c->outlen, text, len);
+	c->out[c->outlen + len] = '\n';
+	c->outlen += len + 1;
+	free(text);
+	ev_io_stop(loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_READ | EV_WRITE);
+	ev_io_start(loop, &c->io);
+}
+
+static json_t *error_reply(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+static json_t *error_reply(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *describe(const struct supervisor *sv, double now)
+{
+	char last[REASON_MAX + 64] = "";
+	bool up = sv->state == SV_STARTING || sv->state == SV_RUNNING ||
+	          sv->state == SV_READY || sv->state == SV_STOPPING;
+	json_t *o;
+
+	if (sv->has_last)
+		exit_describe(&sv->last, last, sizeof(last));
+	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:I, s:s*, s:b}",
+	              "name", sv->cfg.name, "state", sv_state_name(sv->state),
+	              "executor", executor_name(sv->cfg.executor), "pid", 0,
+	              "tid", up && sv->inst ? (int)sv->inst->tid : 0,
+	              "uptime", up ? now - sv->started_at : 0.0, "since",
+	              now - sv->since, "restarts", (json_int_t)sv->restarts,
+	              "last_exit", sv->has_last ? last : NULL, "gave_up",
+	              sv->gave_up);
+	if (sv->state == SV_BACKOFF)
+		json_object_set_new(o, "next_start_in",
+		                    json_real(sv->next_start - now));
+	return o;
+}
+
+static json_t *cmd_status(json_t *req)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	double now = mono_now();
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < services_count(); i++) {
+		struct supervisor *sv = services_at(i);
+		if (name == NULL || strcmp(name, sv->cfg.name) == 0)
+			json_array_append_new(list, describe(sv, now));
+	}
+	if (name && json_array_size(list) == 0) {
+		json_decref(list);
+		return error_reply("no service named '%s'", name);
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "services", list);
+}
+
+static json_t *cmd_change(json_t *req, struct conn *c, const char *cmd)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	struct supervisor *sv;
+
+	if (c->uid != 0 && c->uid != geteuid())
+		return error_reply("permission denied: '%s' needs root or "
+		                   "uid %d",
+		                   cmd, (int)geteuid());
+	if (name == NULL)
+		return error_reply("'%s' needs a service name", cmd);
+	sv = services_find(name);
+	if (sv == NULL)
+		return error_reply("no service named '%s'", name);
+	if (strcmp(cmd, "start") == 0)
+		supervisor_start(sv);
+	else if (strcmp(cmd, "stop") == 0)
+		supervisor_stop(sv);
+	else
+		supervisor_restart(sv);
+	log_info("'%s' %s requested by uid %d", name, cmd, (int)c->uid);
+	return json_pack("{s:b, s:s}", "ok", 1, "state",
+	                 sv_state_name(sv->state));
+}
+
+static json_t *handle(struct conn *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, 0, &jerr), *reply;
+	const char *cmd;
+
+	if (req == NULL || !json_is_object(req)) {
+		json_decref(req);
+		c->closing = true;
+		return error_reply("malformed request: %s",
+		                   req ? "not an object" : jerr.text);
+	}
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	if (cmd == NULL)
+		reply = error_reply("request has no \"cmd\"");
+	else if (strcmp(cmd, "status") == 0)
+		reply = cmd_status(req);
+	else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	         strcmp(cmd, "restart") == 0)
+		reply = cmd_change(req, c, cmd);
+	else
+		reply = error_reply("unknown command '%s'", cmd);
+	json_decref(req);
+	return reply;
+}
+
+static void on_readable(struct conn *c)
+{
+	ssize_t n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+	char *nl;
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		c->inlen = 0;
+		if (c->outlen == c->outoff) {
+			conn_free(c);
+			return;
+		}
+		c->closing = true; /* finish writing, then close */
+		ev_io_stop(loop, &c->io);
+		ev_io_set(&c->io, c->fd, EV_WRITE);
+		ev_io_start(loop, &c->io);
+		return;
+	}
+	c->inlen += (size_t)n;
+	while (!c->closing && (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
+		size_t len = (size_t)(nl - c->in);
+		queue_reply(c, handle(c, c->in, len));
+		memmove(c->in, nl + 1, c->inlen - len - 1);
+		c->inlen -= len + 1;
+	}
+	if (!c->closing && c->inlen == sizeof(c->in)) {
+		c->closing = true;
+		queue_reply(c, error_reply("request longer than %d bytes",
+		                           CONTROL_LINE_MAX));
+	}
+}
+
+static void on_writable(struct conn *c)
+{
+	ssize_t n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			conn_free(c);
+		return;
+	}
+	c->outoff += (size_t)n;
+	if (c->outoff < c->outlen)
+		return;
+	c->outoff = c->outlen = 0;
+	if (c->closing) {
+		conn_free(c);
+		return;
+	}
+	ev_io_stop(loop, &c->io);
+	ev_io_set(&c->io, c->fd, EV_READ);
+	ev_io_start(loop, &c->io);
+}
+
+static void on_conn(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct conn *c = w->data;
+
+	(void)l;
+	if (revents & EV_WRITE) {
+		on_writable(c);
+		return; /* c may be gone */
+	}
+	if ((revents & EV_READ) && !c->closing)
+		on_readable(c);
+}
+
+static void on_accept(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct conn *c;
+	int fd;
+
+	(void)l, (void)w, (void)revents;
+	fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (nconns >= CONTROL_CLIENTS_MAX ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		fatalx("out of memory");
+	c->fd = fd;
+	c->uid = cred.uid;
+	ev_io_init(&c->io, on_conn, fd, EV_READ);
+	c->io.data = c;
+	ev_io_start(loop, &c->io);
+	c->next = conns;
+	conns = c;
+	nconns++;
+}
+
+/* Is another daemon answering on `path`? */
+static bool socket_alive(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	alive = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return alive;
+}
+
+/*
+ * Listen on `path` with permissions `mode`. Returns 0, or -1 after logging
+ * why (another daemon answers there, or the socket cannot be made).
+ */
+int control_open(struct ev_loop *l, const char *path, int mode)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	mode_t old;
+
+	loop = l;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_error("control socket path '%s' is too long", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (socket_alive(&sun)) {
+		log_error("another tendd is listening on '%s'", path);
+		return -1;
+	}
+	unlink(path); /* stale, from a daemon that died */
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	                   0);
+	if (listen_fd < 0) {
+		log_warn("cannot create the control socket");
+		return -1;
+	}
+	old = umask(0177);
+	if (bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, (mode_t)mode) < 0 || listen(listen_fd, 64) < 0) {
+		umask(old);
+		log_warn("cannot listen on '%s'", path);
+		close(listen_fd);
+		listen_fd = -1;
+		return -1;
+	}
+	umask(old);
+	socket_path = strdup(path);
+	ev_io_init(&listener, on_accept, listen_fd, EV_READ);
+	ev_io_start(loop, &listener);
+	return 0;
+}
+
+void control_close(void)
+{
+	while (conns)
+		conn_free(conns);
+	if (listen_fd < 0)
+		return;
+	ev_io_stop(loop, &listener);
+	close(listen_fd);
+	listen_fd = -1;
+	unlink(socket_path);
+	free(socket_path);
+	socket_path = NULL;
+}

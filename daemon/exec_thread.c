@@ -1,0 +1,125 @@
+/*
+ * The thread executor: the plugin's run() blocks on a thread of its own
+ * until tend_stopping() is true. A crash still takes the daemon down, and
+ * a thread cannot be killed: one that does not stop within stop_timeout is
+ * abandoned (and reported), and the daemon exits non-zero at shutdown.
+ *
+ * Also the thread helpers thread-async shares.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tendd.h"
+
+struct thread_state {
+	pthread_t thread; /* must stay first: thread-async extends this */
+};
+
+/*
+ * Start fn(in) on a new thread with every signal blocked, so that signals
+ * keep going to the main loop. Returns 0, or -1 with the reason in err.
+ */
+int thread_spawn(struct instance *in, void *(*fn)(void *), char *err,
+                 size_t errlen)
+{
+	struct thread_state *st = in->exec;
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&st->thread, NULL, fn, in);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot create a thread: %s",
+		         strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+/* First thing on the new thread: make it findable in /proc. */
+void thread_begin(struct instance *in)
+{
+	char comm[16];
+
+	in->tid = gettid();
+	snprintf(comm, sizeof(comm), "%.15s", in->name);
+	pthread_setname_np(pthread_self(), comm);
+}
+
+/* Wake a run() that polls tend_stop_fd(). */
+void thread_wake(struct instance *in)
+{
+	uint64_t one = 1;
+	in->stopping = 1;
+	(void)!write(in->stop_fd, &one, sizeof(one));
+}
+
+/* A thread cannot be killed: leave it, and let the service move on. */
+bool thread_abandon(struct instance *in)
+{
+	struct thread_state *st = in->exec;
+
+	in->abandoned = true;
+	pthread_detach(st->thread);
+	log_write(TEND_LOG_ERROR, in->name,
+	          "thread %d did not stop within %gs; abandoned, still "
+	          "running",
+	          (int)in->tid, in->sv ? in->sv->cfg.stop_timeout : 0.0);
+	return true;
+}
+
+void thread_reap(struct instance *in)
+{
+	struct thread_state *st = in->exec;
+	pthread_join(st->thread, NULL);
+}
+
+static void *thread_main(void *arg)
+{
+	struct instance *in = arg;
+	struct exit_info info = {0};
+
+	thread_begin(in);
+	if (in->api->init && in->api->init(&in->ctx) != 0) {
+		info.kind = EXIT_START_FAILED;
+		snprintf(info.reason, sizeof(info.reason), "init() failed");
+		if (in->ended)
+			instance_exit_info(in, 0, &info);
+	} else {
+		events_post(in, IE_STARTED, NULL);
+		int rc = in->api->run(&in->ctx);
+		instance_exit_info(in, rc, &info);
+		if (in->api->fini)
+			in->api->fini(&in->ctx);
+	}
+	events_post(in, IE_EXITED, &info);
+	return NULL;
+}
+
+static int thread_start(struct instance *in, char *err, size_t errlen)
+{
+	in->exec = calloc(1, sizeof(struct thread_state));
+	if (in->exec == NULL)
+		fatalx("out of memory");
+	in->loop = NULL;
+	return thread_spawn(in, thread_main, err, errlen);
+}
+
+/* tend_fail()/tend_exit() on the service thread: run() returns next. */
+static void thread_self_end(struct instance *in) { thread_wake(in); }
+
+const struct executor_ops exec_thread_ops = {
+    .name = "thread",
+    .start = thread_start,
+    .stop = thread_wake,
+    .kill = thread_abandon,
+    .reap = thread_reap,
+    .self_end = thread_self_end,
+};

@@ -1,0 +1,116 @@
+/*
+ * The thread-async executor: a thread with its own libev loop, on which
+ * the plugin's start() puts its watchers. A plugin that blocks stalls only
+ * itself; it still shares the daemon's memory.
+ */
+#include <ev.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tendd.h"
+
+struct thread_async_state {
+	pthread_t thread; /* as in struct thread_state */
+	ev_async wake;    /* stop requests from the main loop */
+};
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct instance *in = w->data;
+
+	(void)revents;
+	if (in->stopping)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void *thread_async_main(void *arg)
+{
+	struct instance *in = arg;
+	struct exit_info info = {0};
+
+	thread_begin(in);
+	if (in->api->init && in->api->init(&in->ctx) != 0) {
+		info.kind = EXIT_START_FAILED;
+		snprintf(info.reason, sizeof(info.reason), "init() failed");
+		if (in->ended)
+			instance_exit_info(in, 0, &info);
+	} else if (in->api->start(&in->ctx) != 0) {
+		info.kind = EXIT_START_FAILED;
+		snprintf(info.reason, sizeof(info.reason), "start() failed");
+		if (in->ended)
+			instance_exit_info(in, 0, &info);
+		if (in->api->fini)
+			in->api->fini(&in->ctx);
+	} else {
+		events_post(in, IE_STARTED, NULL);
+		/* tend_fail() inside start() would be lost by ev_run */
+		if (!in->ended && !in->stopping)
+			ev_run(in->loop, 0);
+		if (in->api->stop)
+			in->api->stop(&in->ctx);
+		instance_exit_info(in, 0, &info);
+		if (in->api->fini)
+			in->api->fini(&in->ctx);
+	}
+	/* the loop lives on until reaped: stop requests may still arrive */
+	events_post(in, IE_EXITED, &info);
+	return NULL;
+}
+
+static int thread_async_start(struct instance *in, char *err, size_t errlen)
+{
+	struct thread_async_state *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		fatalx("out of memory");
+	in->exec = st;
+	in->loop = ev_loop_new(EVFLAG_AUTO);
+	if (in->loop == NULL) {
+		snprintf(err, errlen, "cannot create an event loop");
+		return -1;
+	}
+	ev_async_init(&st->wake, on_wake);
+	st->wake.data = in;
+	ev_async_start(in->loop, &st->wake);
+	if (thread_spawn(in, thread_async_main, err, errlen) < 0) {
+		ev_async_stop(in->loop, &st->wake);
+		ev_loop_destroy(in->loop);
+		in->loop = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void thread_async_stop(struct instance *in)
+{
+	struct thread_async_state *st = in->exec;
+
+	thread_wake(in);
+	ev_async_send(in->loop, &st->wake);
+}
+
+static void thread_async_reap(struct instance *in)
+{
+	struct thread_async_state *st = in->exec;
+
+	thread_reap(in);
+	ev_async_stop(in->loop, &st->wake);
+	ev_loop_destroy(in->loop);
+	in->loop = NULL;
+}
+
+/* Called on the service thread, from a plugin callback. */
+static void thread_async_self_end(struct instance *in)
+{
+	ev_break(in->loop, EVBREAK_ALL);
+}
+
+const struct executor_ops exec_thread_async_ops = {
+    .name = "thread-async",
+    .start = thread_async_start,
+    .stop = thread_async_stop,
+    .kill = thread_abandon,
+    .reap = thread_async_reap,
+    .self_end = thread_async_self_end,
+};

@@ -1,0 +1,197 @@
+/*
+ * tendd: options, the config check (-t), start-up order and shutdown.
+ *
+ * Start-up: read and check the whole config (loading every plugin) before
+ * anything runs, open the control socket, then start the services and say
+ * "ready". SIGTERM or SIGINT stops the services in reverse start order and
+ * exits; the exit status is 0 unless a service would not stop.
+ */
+#include <ev.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "tendd.h"
+
+#ifndef TEND_SYSCONFDIR
+#define TEND_SYSCONFDIR "/usr/local/etc/tend"
+#endif
+#ifndef TEND_VERSION
+#define TEND_VERSION "0.1.0"
+#endif
+
+static struct ev_loop *loop;
+static ev_signal sig_term, sig_int, sig_hup;
+static bool stopping;
+
+static void usage(FILE *to)
+{
+	fprintf(to, "usage: tendd [-t] [-c FILE] [-d]\n"
+	            "  -c FILE  config file (default " TEND_SYSCONFDIR
+	            "/tend.conf)\n"
+	            "  -t       check the config and its plugins, then exit\n"
+	            "  -d       log at debug level\n"
+	            "  -V       print the version\n");
+}
+
+/* Many services mean many descriptors: take all the kernel allows us. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void all_stopped(void)
+{
+	log_info("all services stopped");
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_stop_signal(struct ev_loop *l, ev_signal *w, int revents)
+{
+	(void)l, (void)revents;
+	if (stopping) {
+		log_notice("signal %d: shutdown already under way", w->signum);
+		return;
+	}
+	stopping = true;
+	log_notice("signal %d: stopping %zu services", w->signum,
+	           services_count());
+	services_shutdown(all_stopped);
+}
+
+static void on_hup(struct ev_loop *l, ev_signal *w, int revents)
+{
+	(void)l, (void)w, (void)revents;
+	/* NEEDSWORK: live reconfiguration; until then keep running as is */
+	log_warnx("SIGHUP: reloading is not supported yet, config unchanged");
+}
+
+static void watch_signal(ev_signal *w, void (*cb)(struct ev_loop *,
+                                                  ev_signal *, int),
+                         int sig)
+{
+	ev_signal_init(w, cb, sig);
+	ev_signal_start(loop, w);
+}
+
+/* Load and check config and plugins; exits EX_CONFIG on any problem. */
+static struct tend_config *load_or_exit(const char *file, bool check_only,
+                                        struct plugin ***plugins)
+{
+	struct errors errs = {0};
+	struct tend_config *cfg = config_load(file, &errs);
+
+	if (cfg) {
+		*plugins = calloc(cfg->nservices + 1, sizeof(**plugins));
+		if (*plugins == NULL)
+			fatalx("out of memory");
+		plugins_load(cfg, *plugins, &errs);
+	}
+	if (errs.count == 0)
+		return cfg;
+	errors_print(&errs);
+	if (check_only)
+		fprintf(stderr, "tendd: config '%s' has %zu error%s\n", file,
+		        errs.count, errs.count == 1 ? "" : "s");
+	errors_clear(&errs);
+	if (cfg) {
+		for (size_t i = 0; i < cfg->nservices; i++)
+			plugin_put((*plugins)[i]);
+		free(*plugins);
+		config_free(cfg);
+	}
+	exit(EXIT_CONFIG);
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = TEND_SYSCONFDIR "/tend.conf";
+	struct tend_config *cfg;
+	struct plugin **plugins = NULL;
+	bool check_only = false, debug = false;
+	int opt, status;
+
+	while ((opt = getopt(argc, argv, "c:dtVh")) != -1) {
+		switch (opt) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'd':
+			debug = true;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'V':
+			printf("tendd %s (plugin ABI %d)\n", TEND_VERSION,
+			       TEND_ABI_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init(TEND_LOG_INFO);
+	raise_fd_limit();
+	cfg = load_or_exit(file, check_only, &plugins);
+	if (check_only) {
+		fprintf(stderr, "tendd: config '%s' is ok: %zu service%s\n",
+		        file, cfg->nservices, cfg->nservices == 1 ? "" : "s");
+		for (size_t i = 0; i < cfg->nservices; i++)
+			plugin_put(plugins[i]);
+		free(plugins);
+		config_free(cfg);
+		return 0;
+	}
+	log_init(debug ? TEND_LOG_DEBUG : cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	srand48((long)getpid() ^ (long)(mono_now() * 1e6));
+
+	loop = ev_default_loop(EVFLAG_AUTO);
+	if (loop == NULL)
+		fatalx("cannot initialise the event loop");
+	watch_signal(&sig_term, on_stop_signal, SIGTERM);
+	watch_signal(&sig_int, on_stop_signal, SIGINT);
+	watch_signal(&sig_hup, on_hup, SIGHUP);
+	events_init(loop);
+	if (control_open(loop, cfg->control_socket, cfg->control_mode) < 0)
+		exit(EXIT_OSERR);
+
+	services_create(loop, cfg, plugins);
+	free(plugins);
+	log_info("tendd %s starting %zu services from '%s'", TEND_VERSION,
+	         services_count(), cfg->file);
+	services_start_all();
+	log_notice("ready");
+	ev_run(loop, 0);
+
+	status = services_any_stuck() ? 1 : 0;
+	control_close();
+	if (status != 0) {
+		/* stuck threads may still run plugin code: unload nothing */
+		log_error("exiting with status 1: a service did not stop");
+		exit(status);
+	}
+	services_free();
+	events_shutdown();
+	config_free(cfg);
+	ev_loop_destroy(loop);
+	log_info("exited");
+	return status;
+}

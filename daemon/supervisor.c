@@ -1,0 +1,505 @@
+/*
+ * The supervisor: one per service instance, a state machine on the main
+ * loop. It starts the service through its executor, watches what the
+ * executor reports, and restarts it by its restart strategy: policy,
+ * backoff and intensity. Every state change goes to the observers.
+ *
+ * The machine is a table of small actions indexed by [state][event], in
+ * the manner of s6-supervise: the dispatcher only finds the entry.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tendd.h"
+
+enum sv_event {
+	SE_START,   /* asked to start */
+	SE_STOP,    /* asked to stop */
+	SE_STARTED, /* the executor runs the plugin */
+	SE_READY,   /* the plugin said it is ready */
+	SE_END,     /* an async plugin called tend_fail/tend_exit */
+	SE_EXITED,  /* the run is over */
+	SE_TIMER,   /* backoff over, or stop deadline passed */
+	SE_HUNG,    /* the watchdog saw no heartbeat */
+	SE_NEVENTS
+};
+
+typedef void action_fn(struct supervisor *, const struct exit_info *);
+
+struct observer {
+	sv_observer_fn *fn;
+	void *arg;
+	struct observer *next;
+};
+
+static struct observer *observers;
+static unsigned long start_counter;
+
+static const char *const state_names[SV_NSTATES] = {
+    [SV_STOPPED] = "stopped",   [SV_STARTING] = "starting",
+    [SV_RUNNING] = "running",   [SV_READY] = "ready",
+    [SV_STOPPING] = "stopping", [SV_BACKOFF] = "backoff",
+    [SV_EXITED] = "exited",     [SV_FAILED] = "failed",
+};
+
+const char *sv_state_name(enum sv_state s) { return state_names[s]; }
+
+/* Nothing runs and nothing will without a request or a timer. */
+bool sv_state_is_down(enum sv_state s)
+{
+	return s == SV_STOPPED || s == SV_EXITED || s == SV_FAILED;
+}
+
+static void dispatch(struct supervisor *, enum sv_event,
+                     const struct exit_info *);
+
+void supervisor_observe(sv_observer_fn *fn, void *arg)
+{
+	struct observer *o = calloc(1, sizeof(*o));
+
+	if (o == NULL)
+		fatalx("out of memory");
+	o->fn = fn;
+	o->arg = arg;
+	o->next = observers;
+	observers = o;
+}
+
+static void set_state(struct supervisor *sv, enum sv_state to)
+{
+	enum sv_state from = sv->state;
+
+	sv->state = to;
+	sv->since = mono_now();
+	log_at(TEND_LOG_DEBUG, sv->cfg.name, "%s -> %s", state_names[from],
+	       state_names[to]);
+	for (struct observer *o = observers; o; o = o->next)
+		o->fn(o->arg, sv, from);
+}
+
+static ev_timer *timer(struct supervisor *sv) { return sv->timer; }
+static ev_timer *watchdog(struct supervisor *sv) { return sv->watchdog; }
+
+static void arm_timer(struct supervisor *sv, double after)
+{
+	ev_timer_stop(sv->loop, timer(sv));
+	ev_timer_set(timer(sv), after, 0.);
+	ev_timer_start(sv->loop, timer(sv));
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	dispatch(w->data, SE_TIMER, NULL);
+}
+
+/* Re-arm for the next possible deadline; hung only once it has passed. */
+static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct supervisor *sv = w->data;
+	double left;
+
+	(void)revents;
+	if (sv->inst == NULL)
+		return;
+	left = sv->inst->last_beat + sv->cfg.watchdog - mono_now();
+	if (left > 0) {
+		w->repeat = left;
+		ev_timer_again(loop, w);
+		return;
+	}
+	ev_timer_stop(loop, w);
+	dispatch(sv, SE_HUNG, NULL);
+}
+
+/* Clean up after a run, and remember how it ended. */
+static void run_over(struct supervisor *sv, const struct exit_info *info)
+{
+	char how[REASON_MAX + 64];
+
+	ev_timer_stop(sv->loop, timer(sv));
+	ev_timer_stop(sv->loop, watchdog(sv));
+	if (sv->inst) {
+		if (!sv->inst->abandoned) {
+			sv->ops->reap(sv->inst);
+			instance_free(sv->inst);
+		}
+		sv->inst = NULL;
+	}
+	sv->last = sv->has_pending ? sv->pending : *info;
+	sv->has_pending = false;
+	sv->has_last = true;
+	exit_describe(&sv->last, how, sizeof(how));
+	log_at(exit_is_failure(&sv->last) && !sv->stop_wanted
+	           ? TEND_LOG_WARNING
+	           : TEND_LOG_INFO,
+	       sv->cfg.name, "%s after %.3fs", how,
+	       mono_now() - sv->started_at);
+}
+
+static void begin_run(struct supervisor *sv)
+{
+	char err[REASON_MAX];
+	struct exit_info info = {.kind = EXIT_START_FAILED};
+	struct instance *in;
+
+	in = instance_new(sv, sv->ops, sv->plugin, &sv->cfg, sv->loop);
+	sv->started_at = mono_now();
+	sv->start_seq = ++start_counter;
+	set_state(sv, SV_STARTING);
+	if (in == NULL) {
+		snprintf(info.reason, sizeof(info.reason),
+		         "cannot create an instance: %s", strerror(errno));
+		dispatch(sv, SE_EXITED, &info);
+		return;
+	}
+	if (sv->ops->start(in, err, sizeof(err)) < 0) {
+		instance_free(in); /* nothing runs: nothing to reap */
+		snprintf(info.reason, sizeof(info.reason), "%s", err);
+		dispatch(sv, SE_EXITED, &info);
+		return;
+	}
+	sv->inst = in;
+}
+
+/* Ask the run to end, with a deadline; `why` says why if not on request. */
+static void begin_stop(struct supervisor *sv, const struct exit_info *why)
+{
+	if (why) {
+		sv->pending = *why;
+		sv->has_pending = true;
+	}
+	ev_timer_stop(sv->loop, watchdog(sv));
+	set_state(sv, SV_STOPPING);
+	arm_timer(sv, sv->cfg.stop_timeout);
+	sv->ops->stop(sv->inst);
+}
+
+/* After an unrequested end: restart, wait, or give up, by the strategy. */
+static void apply_strategy(struct supervisor *sv)
+{
+	const struct restart_config *rc = &sv->cfg.restart;
+	bool failure = exit_is_failure(&sv->last);
+	bool restart;
+	double now = mono_now(), wait;
+	char how[REASON_MAX + 64];
+
+	backoff_note_run(&sv->backoff, rc, now - sv->started_at);
+	switch (rc->policy) {
+	case POLICY_PERMANENT:
+		restart = true;
+		break;
+	case POLICY_TRANSIENT:
+		restart = failure;
+		break;
+	default:
+		restart = false;
+		break;
+	}
+	if (!restart) {
+		set_state(sv, failure ? SV_FAILED : SV_EXITED);
+		return;
+	}
+	if (!backoff_allow_restart(&sv->backoff, rc, now)) {
+		exit_describe(&sv->last, how, sizeof(how));
+		log_write(TEND_LOG_ERROR, sv->cfg.name,
+		          "giving up: more than %d restarts within %gs; last: "
+		          "%s",
+		          rc->intensity, rc->period, how);
+		sv->gave_up = true;
+		set_state(sv, SV_FAILED);
+		return;
+	}
+	sv->backoff.failures++;
+	wait = backoff_delay(rc, sv->backoff.failures, drand48());
+	sv->restarts++;
+	if (wait <= 0) {
+		begin_run(sv);
+		return;
+	}
+	log_at(TEND_LOG_INFO, sv->cfg.name, "restarting in %.3fs", wait);
+	sv->next_start = now + wait;
+	set_state(sv, SV_BACKOFF);
+	arm_timer(sv, wait);
+}
+
+/* The actions. */
+
+static void a_ignore(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)sv, (void)e;
+}
+
+/* A start by hand forgets every past failure. */
+static void a_start(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)e;
+	ev_timer_stop(sv->loop, timer(sv));
+	sv->stop_wanted = false;
+	sv->gave_up = false;
+	memset(&sv->backoff, 0, sizeof(sv->backoff));
+	begin_run(sv);
+}
+
+static void a_backoff_over(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)e;
+	begin_run(sv);
+}
+
+static void a_stop_run(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)e;
+	log_at(TEND_LOG_INFO, sv->cfg.name, "stopping");
+	begin_stop(sv, NULL);
+}
+
+static void a_to_stopped(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)e;
+	ev_timer_stop(sv->loop, timer(sv));
+	set_state(sv, SV_STOPPED);
+}
+
+static void a_started(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)e;
+	if (sv->cfg.watchdog > 0) {
+		ev_timer_set(watchdog(sv), sv->cfg.watchdog, 0.);
+		ev_timer_start(sv->loop, watchdog(sv));
+	}
+	if (sv->inst->tid)
+		log_at(TEND_LOG_INFO, sv->cfg.name, "started (%s, thread %d)",
+		       sv->ops->name, (int)sv->inst->tid);
+	else
+		log_at(TEND_LOG_INFO, sv->cfg.name, "started (%s)",
+		       sv->ops->name);
+	set_state(sv, sv->cfg.ready == READY_START ? SV_READY : SV_RUNNING);
+}
+
+static void a_ready(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)e;
+	if (sv->state == SV_STARTING)
+		return; /* STARTED is still to come; it will see ready_sent */
+	log_at(TEND_LOG_INFO, sv->cfg.name, "ready");
+	set_state(sv, SV_READY);
+}
+
+static void a_end(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)e;
+	begin_stop(sv, NULL);
+}
+
+static void a_exited(struct supervisor *sv, const struct exit_info *e)
+{
+	run_over(sv, e);
+	if (sv->stop_wanted)
+		set_state(sv, SV_STOPPED);
+	else
+		apply_strategy(sv);
+}
+
+static void a_stopped(struct supervisor *sv, const struct exit_info *e)
+{
+	struct exit_info stopped = {.kind = EXIT_STOPPED};
+
+	/* a run that ends cleanly because we asked it to was stopped */
+	if (sv->stop_wanted && !exit_is_failure(e))
+		e = &stopped;
+	a_exited(sv, e);
+	if (sv->state == SV_STOPPED && sv->restart_wanted) {
+		sv->restart_wanted = false;
+		a_start(sv, NULL);
+	}
+}
+
+static void a_stop_deadline(struct supervisor *sv, const struct exit_info *e)
+{
+	struct exit_info late = {.kind = EXIT_STOP_TIMEOUT};
+
+	(void)e;
+	snprintf(late.reason, sizeof(late.reason), "still running after %gs",
+	         sv->cfg.stop_timeout);
+	if (!sv->ops->kill(sv->inst))
+		return; /* the executor escalates; EXITED will come */
+	sv->stuck = true;
+	sv->has_pending = false;
+	a_stopped(sv, &late);
+}
+
+static void a_hung(struct supervisor *sv, const struct exit_info *e)
+{
+	struct exit_info hung = {.kind = EXIT_HUNG};
+
+	(void)e;
+	snprintf(hung.reason, sizeof(hung.reason), "no heartbeat for %gs",
+	         sv->cfg.watchdog);
+	log_write(TEND_LOG_WARNING, sv->cfg.name, "hung: no heartbeat for %gs",
+	          sv->cfg.watchdog);
+	begin_stop(sv, &hung);
+}
+
+/* tendctl start while stopping: start again once it is down */
+static void a_start_later(struct supervisor *sv, const struct exit_info *e)
+{
+	(void)e;
+	sv->restart_wanted = true;
+}
+
+static void a_stop_backoff(struct supervisor *sv, const struct exit_info *e)
+{
+	log_at(TEND_LOG_INFO, sv->cfg.name, "restart cancelled");
+	a_to_stopped(sv, e);
+}
+
+#define RUNNING_ROW(on_started, on_ready)                                  \
+	{                                                                  \
+		[SE_START] = a_ignore, [SE_STOP] = a_stop_run,             \
+		[SE_STARTED] = on_started, [SE_READY] = on_ready,          \
+		[SE_END] = a_end, [SE_EXITED] = a_exited,                  \
+		[SE_TIMER] = a_ignore, [SE_HUNG] = a_hung,                 \
+	}
+#define DOWN_ROW(on_stop)                                                  \
+	{                                                                  \
+		[SE_START] = a_start, [SE_STOP] = on_stop,                 \
+		[SE_STARTED] = a_ignore, [SE_READY] = a_ignore,            \
+		[SE_END] = a_ignore, [SE_EXITED] = a_ignore,               \
+		[SE_TIMER] = a_ignore, [SE_HUNG] = a_ignore,               \
+	}
+
+static action_fn *const table[SV_NSTATES][SE_NEVENTS] = {
+    [SV_STOPPED] = DOWN_ROW(a_ignore),
+    [SV_EXITED] = DOWN_ROW(a_to_stopped),
+    [SV_FAILED] = DOWN_ROW(a_to_stopped),
+    [SV_STARTING] = RUNNING_ROW(a_started, a_ready),
+    [SV_RUNNING] = RUNNING_ROW(a_ignore, a_ready),
+    [SV_READY] = RUNNING_ROW(a_ignore, a_ignore),
+    [SV_STOPPING] =
+        {
+            [SE_START] = a_start_later,
+            [SE_STOP] = a_ignore,
+            [SE_STARTED] = a_ignore,
+            [SE_READY] = a_ignore,
+            [SE_END] = a_ignore,
+            [SE_EXITED] = a_stopped,
+            [SE_TIMER] = a_stop_deadline,
+            [SE_HUNG] = a_ignore,
+        },
+    [SV_BACKOFF] =
+        {
+            [SE_START] = a_start,
+            [SE_STOP] = a_stop_backoff,
+            [SE_STARTED] = a_ignore,
+            [SE_READY] = a_ignore,
+            [SE_END] = a_ignore,
+            [SE_EXITED] = a_ignore,
+            [SE_TIMER] = a_backoff_over,
+            [SE_HUNG] = a_ignore,
+        },
+};
+
+static void dispatch(struct supervisor *sv, enum sv_event ev,
+                     const struct exit_info *info)
+{
+	table[sv->state][ev](sv, info);
+}
+
+/* An executor's report, from the event queue. */
+void supervisor_event(struct supervisor *sv, struct instance *in,
+                      enum instance_event kind, const struct exit_info *info)
+{
+	static const enum sv_event map[] = {
+	    [IE_STARTED] = SE_STARTED,
+	    [IE_READY] = SE_READY,
+	    [IE_END] = SE_END,
+	    [IE_EXITED] = SE_EXITED,
+	};
+
+	if (in != sv->inst)
+		return; /* a report from a run already over */
+	dispatch(sv, map[kind], info);
+	/* READY may have raced ahead of STARTED being handled */
+	if (kind == IE_STARTED && sv->state == SV_RUNNING && in->ready_sent)
+		dispatch(sv, SE_READY, NULL);
+}
+
+/*
+ * A supervisor for `sc` (whose contents it takes over: sc is left empty)
+ * running `plugin` (whose reference it takes over). It starts stopped.
+ */
+struct supervisor *supervisor_new(struct ev_loop *loop,
+                                  struct service_config *sc,
+                                  struct plugin *plugin)
+{
+	struct supervisor *sv = calloc(1, sizeof(*sv));
+	ev_timer *t = calloc(2, sizeof(*t));
+
+	if (sv == NULL || t == NULL)
+		fatalx("out of memory");
+	sv->cfg = *sc;
+	memset(sc, 0, sizeof(*sc));
+	sv->plugin = plugin;
+	sv->ops = executor_ops(sv->cfg.executor);
+	sv->loop = loop;
+	sv->state = SV_STOPPED;
+	sv->since = mono_now();
+	ev_init(&t[0], on_timer);
+	t[0].data = sv;
+	ev_init(&t[1], on_watchdog);
+	t[1].data = sv;
+	sv->timer = &t[0];
+	sv->watchdog = &t[1];
+	return sv;
+}
+
+/* Free a supervisor whose service is down (or abandoned). */
+void supervisor_free(struct supervisor *sv)
+{
+	if (sv == NULL)
+		return;
+	ev_timer_stop(sv->loop, timer(sv));
+	ev_timer_stop(sv->loop, watchdog(sv));
+	free(sv->timer);
+	if (sv->inst && !sv->inst->abandoned) {
+		sv->ops->reap(sv->inst);
+		instance_free(sv->inst);
+	}
+	plugin_put(sv->plugin);
+	free(sv->cfg.plugin);
+	free(sv->cfg.plugin_path);
+	free(sv->cfg.file);
+	setting_clear(&sv->cfg.settings);
+	free(sv);
+}
+
+int supervisor_start(struct supervisor *sv)
+{
+	dispatch(sv, SE_START, NULL);
+	return 0;
+}
+
+int supervisor_stop(struct supervisor *sv)
+{
+	sv->stop_wanted = true;
+	sv->restart_wanted = false;
+	dispatch(sv, SE_STOP, NULL);
+	return 0;
+}
+
+int supervisor_restart(struct supervisor *sv)
+{
+	if (sv->state == SV_STARTING || sv->state == SV_RUNNING ||
+	    sv->state == SV_READY || sv->state == SV_STOPPING) {
+		sv->stop_wanted = true;
+		sv->restart_wanted = true;
+		dispatch(sv, SE_STOP, NULL);
+		return 0;
+	}
+	dispatch(sv, SE_START, NULL);
+	return 0;
+}

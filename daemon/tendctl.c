@@ -1,0 +1,263 @@
+/*
+ * tendctl: talks to tendd over its control socket.
+ *
+ * The socket is -s PATH, else the control.socket of -c CONFIG, else
+ * $TEND_SOCKET, else the default. Exit status: 0 done, 1 the daemon
+ * refused or the command failed, 2 usage, 3 the daemon cannot be reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#ifndef TEND_RUNDIR
+#define TEND_RUNDIR "/run/tend"
+#endif
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_UNREACHABLE 3
+
+static void usage(FILE *to)
+{
+	fprintf(to,
+	        "usage: tendctl [-s SOCKET | -c CONFIG] [--json] COMMAND\n"
+	        "commands:\n"
+	        "  status [NAME]   state of every service, or of one\n"
+	        "  start NAME      start a service (also a failed one)\n"
+	        "  stop NAME       stop a service\n"
+	        "  restart NAME    stop and start a service\n");
+}
+
+/*
+ * The control.socket of a config file, found without libconfig: the
+ * first `socket = "..."` line. Relative paths are against the file.
+ */
+static char *socket_from_config(const char *conf)
+{
+	FILE *f = fopen(conf, "r");
+	char line[1024], *path = NULL;
+
+	if (f == NULL) {
+		fprintf(stderr, "tendctl: cannot read '%s': %s\n", conf,
+		        strerror(errno));
+		exit(EXIT_USAGE);
+	}
+	while (path == NULL && fgets(line, sizeof(line), f)) {
+		char *p = strstr(line, "socket"), *q, *end;
+		if (p == NULL || (q = strchr(p, '"')) == NULL ||
+		    (end = strchr(q + 1, '"')) == NULL)
+			continue;
+		*end = '\0';
+		q++;
+		if (*q == '/') {
+			path = strdup(q);
+		} else {
+			const char *slash = strrchr(conf, '/');
+			int dirlen = slash ? (int)(slash - conf) : 1;
+			if (asprintf(&path, "%.*s/%s", dirlen,
+			             slash ? conf : ".", q) < 0)
+				path = NULL;
+		}
+	}
+	fclose(f);
+	return path ? path : strdup(TEND_RUNDIR "/tend.sock");
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0 || strlen(path) >= sizeof(sun.sun_path))
+		return -1;
+	strcpy(sun.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Send one request line and read one reply line. */
+static json_t *call(int fd, json_t *req)
+{
+	char *text = json_dumps(req, JSON_COMPACT);
+	size_t len = strlen(text), cap = 65536, got = 0;
+	char *buf = malloc(cap);
+	json_t *reply = NULL;
+
+	text = realloc(text, len + 2);
+	text[len] = '\n';
+	for (size_t off = 0; off < len + 1;) {
+		ssize_t n = write(fd, text + off, len + 1 - off);
+		if (n <= 0)
+			goto out;
+		off += (size_t)n;
+	}
+	for (;;) {
+		ssize_t n;
+		if (got == cap)
+			buf = realloc(buf, cap *= 2);
+		n = read(fd, buf + got, cap - got);
+		if (n <= 0)
+			goto out;
+		got += (size_t)n;
+		if (memchr(buf + got - n, '\n', (size_t)n))
+			break;
+	}
+	reply = json_loadb(buf, got, JSON_DISABLE_EOF_CHECK, NULL);
+out:
+	free(text);
+	free(buf);
+	return reply;
+}
+
+static void fmt_duration(char *buf, size_t len, double s)
+{
+	if (s < 60)
+		snprintf(buf, len, "%.1fs", s);
+	else if (s < 3600)
+		snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%dh%02dm", (int)s / 3600,
+		         (int)s / 60 % 60);
+	else
+		snprintf(buf, len, "%dd%02dh", (int)s / 86400,
+		         (int)s / 3600 % 24);
+}
+
+static void print_table(json_t *services)
+{
+	size_t i;
+	json_t *s;
+
+	printf("%-24s %-9s %-13s %8s %9s %8s  %s\n", "NAME", "STATE",
+	       "EXECUTOR", "PID/TID", "UPTIME", "RESTARTS", "LAST EXIT");
+	json_array_foreach(services, i, s)
+	{
+		char up[32] = "-", id[32] = "-";
+		const char *state =
+		    json_string_value(json_object_get(s, "state"));
+		const char *last =
+		    json_string_value(json_object_get(s, "last_exit"));
+		json_int_t pid = json_integer_value(json_object_get(s, "pid"));
+		json_int_t tid = json_integer_value(json_object_get(s, "tid"));
+		double uptime = json_number_value(json_object_get(s, "uptime"));
+
+		if (pid || tid)
+			snprintf(id, sizeof(id), "%lld",
+			         (long long)(pid ? pid : tid));
+		if (uptime > 0)
+			fmt_duration(up, sizeof(up), uptime);
+		printf("%-24s %-9s %-13s %8s %9s %8lld  %s%s\n",
+		       json_string_value(json_object_get(s, "name")), state,
+		       json_string_value(json_object_get(s, "executor")), id,
+		       up,
+		       (long long)json_integer_value(
+		           json_object_get(s, "restarts")),
+		       json_is_true(json_object_get(s, "gave_up"))
+		           ? "gave up; "
+		           : "",
+		       last ? last : "-");
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"json", no_argument, NULL, 'j'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char *path = NULL;
+	const char *cmd, *name = NULL;
+	bool json = false;
+	json_t *req, *reply;
+	int opt, fd, status;
+
+	while ((opt = getopt_long(argc, argv, "s:c:jh", longopts, NULL)) !=
+	       -1) {
+		switch (opt) {
+		case 's':
+			free(path);
+			path = strdup(optarg);
+			break;
+		case 'c':
+			if (path == NULL)
+				path = socket_from_config(optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind++];
+	if (optind < argc)
+		name = argv[optind++];
+	if (optind < argc ||
+	    (strcmp(cmd, "status") != 0 && strcmp(cmd, "start") != 0 &&
+	     strcmp(cmd, "stop") != 0 && strcmp(cmd, "restart") != 0) ||
+	    (strcmp(cmd, "status") != 0 && name == NULL)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (path == NULL && getenv("TEND_SOCKET"))
+		path = strdup(getenv("TEND_SOCKET"));
+	if (path == NULL)
+		path = strdup(TEND_RUNDIR "/tend.sock");
+
+	fd = connect_to(path);
+	if (fd < 0) {
+		fprintf(stderr, "tendctl: cannot reach tendd at '%s': %s\n",
+		        path, strerror(errno));
+		free(path);
+		return EXIT_UNREACHABLE;
+	}
+	req = json_pack("{s:i, s:s}", "v", 1, "cmd", cmd);
+	if (name)
+		json_object_set_new(req, "name", json_string(name));
+	reply = call(fd, req);
+	json_decref(req);
+	close(fd);
+	if (reply == NULL) {
+		fprintf(stderr, "tendctl: no valid reply from '%s'\n", path);
+		free(path);
+		return EXIT_UNREACHABLE;
+	}
+	free(path);
+	status = json_is_true(json_object_get(reply, "ok")) ? 0 : EXIT_FAILED;
+	if (json) {
+		char *text = json_dumps(reply, JSON_INDENT(2));
+		puts(text);
+		free(text);
+	} else if (status != 0) {
+		fprintf(stderr, "tendctl: %s\n",
+		        json_string_value(json_object_get(reply, "error")));
+	} else if (strcmp(cmd, "status") == 0) {
+		print_table(json_object_get(reply, "services"));
+	} else {
+		printf("%s: %s\n", name,
+		       json_string_value(json_object_get(reply, "state")));
+	}
+	json_decref(reply);
+	return status;
+}

@@ -1,0 +1,345 @@
+/*
+ * tendd's private interfaces, grouped by the file that defines them.
+ */
+#ifndef TENDD_H
+#define TENDD_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tend/plugin.h"
+
+/* Exit codes (sysexits.h). */
+#define EXIT_USAGE 64
+#define EXIT_SOFTWARE 70
+#define EXIT_OSERR 71
+#define EXIT_CONFIG 78
+
+#define NAME_MAX_LEN 64
+#define REASON_MAX 256
+
+/* log.c */
+#define LOG_LINE_MAX 2048
+typedef void log_hook_fn(int level, const char *who, const char *msg,
+                         size_t len);
+extern _Atomic int log_threshold;
+void log_init(int level);
+void log_set_hook(log_hook_fn *fn);
+int log_level_parse(const char *name);
+const char *log_level_name(int level);
+void log_vwrite(int level, const char *who, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+void log_write(int level, const char *who, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatalx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+/* Check the level before formatting anything. */
+#define log_at(level, who, ...)                                 \
+	do {                                                    \
+		if ((level) <= log_threshold)                   \
+			log_write((level), (who), __VA_ARGS__); \
+	} while (0)
+#define log_error(...) log_at(TEND_LOG_ERROR, "tendd", __VA_ARGS__)
+#define log_warnx(...) log_at(TEND_LOG_WARNING, "tendd", __VA_ARGS__)
+#define log_notice(...) log_at(TEND_LOG_NOTICE, "tendd", __VA_ARGS__)
+#define log_info(...) log_at(TEND_LOG_INFO, "tendd", __VA_ARGS__)
+#define log_debug(...) log_at(TEND_LOG_DEBUG, "tendd", __VA_ARGS__)
+
+/* errors.c: problems collected while checking a config, reported once */
+struct errors {
+	char **msgs;
+	size_t count;
+};
+void errors_add(struct errors *, const char *file, int line,
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void errors_print(const struct errors *);
+void errors_clear(struct errors *);
+
+/* settings.c: a service's `settings` group, kept apart from libconfig */
+enum setting_type {
+	SETTING_INT,
+	SETTING_FLOAT,
+	SETTING_STRING,
+	SETTING_BOOL,
+	SETTING_GROUP,
+	SETTING_LIST,
+};
+struct setting {
+	char *name; /* NULL for list elements */
+	enum setting_type type;
+	int line;
+	union {
+		long long i;
+		double d;
+		char *s;
+		int b;
+	} v;
+	struct setting *kids; /* groups and lists */
+	size_t nkids;
+};
+const struct setting *setting_lookup(const struct setting *root,
+                                     const char *path);
+bool setting_equal(const struct setting *, const struct setting *);
+const char *setting_type_name(enum setting_type);
+void setting_clear(struct setting *);
+
+/* config.c: the only file that knows libconfig */
+enum executor_kind {
+	EXEC_ASYNC,
+	EXEC_THREAD,
+	EXEC_THREAD_ASYNC,
+	EXEC_PROCESS,
+	EXEC_PROCESS_ASYNC,
+	EXEC_KINDS
+};
+enum restart_policy { POLICY_PERMANENT, POLICY_TRANSIENT, POLICY_TEMPORARY };
+enum backoff_kind {
+	BACKOFF_IMMEDIATE,
+	BACKOFF_FIXED,
+	BACKOFF_LINEAR,
+	BACKOFF_EXPONENTIAL
+};
+enum ready_mode { READY_START, READY_NOTIFY };
+
+struct restart_config {
+	enum restart_policy policy;
+	enum backoff_kind backoff;
+	double delay;     /* first wait */
+	double max_delay; /* cap */
+	double jitter;    /* fraction of random spread, 0..1 */
+	double reset;     /* stable run time that forgets past failures */
+	int intensity;    /* more restarts than this within period: give up */
+	double period;
+};
+
+struct service_config {
+	char name[NAME_MAX_LEN + 8]; /* room for "#NNNN" */
+	char *plugin;                /* as written */
+	char *plugin_path;           /* resolved */
+	char *file;                  /* where it was defined */
+	int line;
+	int plugin_line;
+	int executor_line;
+	enum executor_kind executor;
+	struct restart_config restart;
+	double watchdog;
+	double stop_timeout;
+	enum ready_mode ready;
+	int instances;
+	struct setting settings; /* a SETTING_GROUP, maybe empty */
+};
+
+struct tend_config {
+	char *file; /* absolute path of the main file */
+	char *dir;  /* its directory: relative paths start here */
+	char **plugin_path;
+	size_t nplugin_path;
+	char *include_dir;
+	char *control_socket;
+	int control_mode;
+	int log_level;
+	double stop_timeout;
+	struct service_config *services;
+	size_t nservices;
+};
+
+struct tend_config *config_load(const char *path, struct errors *);
+void config_free(struct tend_config *);
+const char *executor_name(enum executor_kind);
+uint32_t executor_bit(enum executor_kind);
+
+/* plugin.c: loading plugins from private copies */
+struct plugin {
+	char *path; /* the file it was read from */
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtime;
+	off_t file_size;
+	void *handle;
+	int memfd; /* the private copy */
+	const struct tend_plugin *desc;
+	struct tend_plugin api; /* desc, padded out to our size */
+	int refs;
+	struct plugin *next;
+};
+struct plugin *plugin_get(const char *path, char *err, size_t errlen);
+void plugin_put(struct plugin *);
+const char *plugin_executors_str(uint32_t bits, char *buf, size_t len);
+int plugins_load(const struct tend_config *, struct plugin **out,
+                 struct errors *);
+
+/* backoff.c: pure restart arithmetic, no clocks or loops */
+#define RESTART_HISTORY 101 /* intensity is at most 100 */
+struct backoff {
+	unsigned failures;              /* consecutive, since the last reset */
+	double history[RESTART_HISTORY]; /* restart times, ring */
+	unsigned nhistory;
+	unsigned head;
+};
+double backoff_delay(const struct restart_config *, unsigned failures,
+                     double unit_random);
+bool backoff_allow_restart(struct backoff *, const struct restart_config *,
+                           double now);
+void backoff_note_run(struct backoff *, const struct restart_config *,
+                      double ran_for);
+
+/* exit.c: why an instance ended */
+enum exit_kind {
+	EXIT_CLEAN,        /* finished with status 0 */
+	EXIT_CODE,         /* returned or exited non-zero */
+	EXIT_FAILED,       /* tend_fail(), with a reason */
+	EXIT_SIGNALED,     /* killed by a signal */
+	EXIT_HUNG,         /* no heartbeat within watchdog */
+	EXIT_START_FAILED, /* could not start at all */
+	EXIT_STOP_TIMEOUT, /* did not stop in time */
+	EXIT_STOPPED,      /* stopped on request */
+};
+struct exit_info {
+	enum exit_kind kind;
+	int code; /* exit status or signal number */
+	bool core;
+	char reason[REASON_MAX];
+};
+void exit_describe(const struct exit_info *, char *buf, size_t len);
+bool exit_is_failure(const struct exit_info *);
+
+/* clock.c */
+double mono_now(void); /* seconds on CLOCK_MONOTONIC */
+
+/* host.c: instances, and the function table plugins call */
+struct ev_loop;
+struct supervisor;
+struct executor_ops;
+
+/* One run of a service: created at each start, freed after it ended. */
+struct instance {
+	struct tend_ctx ctx; /* first: plugins hold a pointer to it */
+	struct supervisor *sv;
+	const struct executor_ops *ops;
+	const struct tend_plugin *api;
+	struct plugin *plugin;            /* a reference, held while it runs */
+	const struct setting *settings;   /* the service's, read-only */
+	const char *file;                 /* config file, for setting errors */
+	char name[NAME_MAX_LEN + 8];
+	void *data;                       /* the plugin's */
+	struct ev_loop *loop;             /* start() plugins' loop */
+	int stop_fd;                      /* eventfd, readable once stopping */
+	_Atomic int stopping;
+	_Atomic int ready_sent;
+	_Atomic double last_beat;         /* mono_now() of the last heartbeat */
+	_Atomic int ended;                /* tend_fail or tend_exit was called */
+	int end_status;                   /* tend_exit's, or -1 for fail */
+	char end_reason[REASON_MAX];      /* tend_fail's */
+	bool abandoned;                   /* did not stop; left to itself */
+	_Atomic pid_t tid;                /* thread id, 0 when on the host */
+	void *exec;                       /* executor's private state */
+};
+struct instance *instance_new(struct supervisor *, const struct executor_ops *,
+                              struct plugin *, const struct service_config *,
+                              struct ev_loop *host_loop);
+void instance_free(struct instance *);
+void instance_exit_info(const struct instance *, int rc,
+                        struct exit_info *out);
+
+/* events.c: executor reports, from any thread, to the main loop */
+enum instance_event {
+	IE_STARTED, /* running the plugin */
+	IE_READY,   /* tend_ready() */
+	IE_END,     /* the plugin asked to end (async: stop it for me) */
+	IE_EXITED,  /* finished; the last event of an instance */
+};
+int events_init(struct ev_loop *main_loop);
+void events_post(struct instance *, enum instance_event,
+                 const struct exit_info *);
+void events_shutdown(void);
+
+/* exec_*.c: how a service runs, all behind the same operations */
+struct executor_ops {
+	const char *name;
+	int (*start)(struct instance *, char *err, size_t errlen);
+	void (*stop)(struct instance *);      /* ask; IE_EXITED follows */
+	bool (*kill)(struct instance *);      /* deadline passed; true: gone */
+	void (*reap)(struct instance *);      /* after IE_EXITED: release */
+	void (*self_end)(struct instance *);  /* plugin called fail/exit */
+};
+extern const struct executor_ops exec_async_ops;
+extern const struct executor_ops exec_thread_ops;
+extern const struct executor_ops exec_thread_async_ops;
+const struct executor_ops *executor_ops(enum executor_kind);
+int thread_spawn(struct instance *, void *(*fn)(void *), char *err,
+                 size_t errlen);
+void thread_begin(struct instance *);
+bool thread_abandon(struct instance *);
+void thread_reap(struct instance *);
+void thread_wake(struct instance *);
+
+/* supervisor.c: the per-service state machine and restart strategy */
+enum sv_state {
+	SV_STOPPED,
+	SV_STARTING,
+	SV_RUNNING,
+	SV_READY,
+	SV_STOPPING,
+	SV_BACKOFF,
+	SV_EXITED,
+	SV_FAILED,
+	SV_NSTATES
+};
+struct supervisor {
+	struct service_config cfg; /* owned */
+	struct plugin *plugin;     /* a reference */
+	const struct executor_ops *ops;
+	struct ev_loop *loop;
+	enum sv_state state;
+	struct instance *inst; /* the current run, or NULL */
+	struct backoff backoff;
+	struct exit_info last; /* why the last run ended */
+	bool has_last;
+	struct exit_info pending; /* why we are ending it (hang, timeout) */
+	bool has_pending;
+	bool stop_wanted;    /* stopping on request: do not restart */
+	bool restart_wanted; /* tendctl restart: start again once stopped */
+	bool stuck;          /* a run did not stop and was abandoned */
+	bool gave_up;        /* failed: too many restarts within period */
+	unsigned restarts;
+	double since;      /* mono_now() when the state was entered */
+	double started_at; /* mono_now() of the current run's start */
+	double next_start; /* mono_now() the backoff ends */
+	unsigned long start_seq; /* order of the last start, for shutdown */
+	void *timer;             /* ev_timer: backoff or stop deadline */
+	void *watchdog;          /* ev_timer */
+};
+typedef void sv_observer_fn(void *arg, struct supervisor *,
+                            enum sv_state from);
+struct supervisor *supervisor_new(struct ev_loop *, struct service_config *,
+                                  struct plugin *);
+void supervisor_free(struct supervisor *);
+int supervisor_start(struct supervisor *);
+int supervisor_stop(struct supervisor *);
+int supervisor_restart(struct supervisor *);
+void supervisor_event(struct supervisor *, struct instance *,
+                      enum instance_event, const struct exit_info *);
+void supervisor_observe(sv_observer_fn *, void *arg);
+const char *sv_state_name(enum sv_state);
+bool sv_state_is_down(enum sv_state);
+
+/* services.c: every supervisor the daemon runs */
+void services_create(struct ev_loop *, struct tend_config *,
+                     struct plugin **plugins);
+void services_start_all(void);
+size_t services_count(void);
+struct supervisor *services_at(size_t i);
+struct supervisor *services_find(const char *name);
+void services_shutdown(void (*done)(void));
+bool services_any_stuck(void);
+void services_free(void);
+
+/* control.c: the control socket */
+int control_open(struct ev_loop *, const char *path, int mode);
+void control_close(void);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * ticker: an example start() plugin, for the async, thread-async and
+ * process-async executors. It logs a line every `interval` seconds and
+ * heartbeats each time, so a `watchdog` on the service sees it alive.
+ *
+ *   settings = { interval = 1.0; message = "tick"; };
+ *
+ * The shape every start() plugin has: init() reads the settings and
+ * allocates, start() puts watchers on tend_loop() and returns at once,
+ * stop() removes them, fini() frees.
+ */
+#include <ev.h>
+#include <stdlib.h>
+
+#include <tend/plugin.h>
+
+struct ticker {
+	ev_timer timer;
+	struct tend_ctx *ctx;
+	double interval;
+	const char *message;
+	unsigned long count;
+};
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ticker *t = w->data;
+
+	(void)loop, (void)revents;
+	t->count++;
+	tend_heartbeat(t->ctx);
+	tend_log(t->ctx, TEND_LOG_INFO, "%s %lu", t->message, t->count);
+}
+
+static int ticker_init(struct tend_ctx *ctx)
+{
+	struct ticker *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return -1;
+	t->ctx = ctx;
+	t->interval = 1.0;
+	t->message = "tick";
+	if (tend_setting_double(ctx, "interval", &t->interval) < 0 ||
+	    tend_setting_string(ctx, "message", &t->message) < 0) {
+		free(t);
+		return -1; /* the host has logged file:line and the key */
+	}
+	if (t->interval <= 0) {
+		tend_log(ctx, TEND_LOG_ERROR, "interval must be positive");
+		free(t);
+		return -1;
+	}
+	tend_set_data(ctx, t);
+	return 0;
+}
+
+static int ticker_start(struct tend_ctx *ctx)
+{
+	struct ticker *t = tend_data(ctx);
+
+	ev_timer_init(&t->timer, on_tick, t->interval, t->interval);
+	t->timer.data = t;
+	ev_timer_start(tend_loop(ctx), &t->timer);
+	tend_log(ctx, TEND_LOG_INFO, "ticking every %gs", t->interval);
+	return 0;
+}
+
+static void ticker_stop(struct tend_ctx *ctx)
+{
+	struct ticker *t = tend_data(ctx);
+
+	ev_timer_stop(tend_loop(ctx), &t->timer);
+	tend_log(ctx, TEND_LOG_INFO, "stopped after %lu ticks", t->count);
+}
+
+static void ticker_fini(struct tend_ctx *ctx) { free(tend_data(ctx)); }
+
+TEND_PLUGIN(.name = "ticker", .version = "1.0",
+            .executors = TEND_EXEC_START, .init = ticker_init,
+            .start = ticker_start, .stop = ticker_stop,
+            .fini = ticker_fini);
