@@ -27,10 +27,14 @@ void errors_add(struct errors *e, const char *file, int line,
 	e->msgs[e->count++] = text;
 }
 
-void errors_print(const struct errors *e)
+/* As log lines, or plain "file:line: ..." lines for tendd -t. */
+void errors_print(const struct errors *e, bool plain)
 {
 	for (size_t i = 0; i < e->count; i++)
-		log_write(TEND_LOG_ERROR, "config", "%s", e->msgs[i]);
+		if (plain)
+			fprintf(stderr, "%s\n", e->msgs[i]);
+		else
+			log_write(TEND_LOG_ERROR, "config", "%s", e->msgs[i]);
 }
 
 void errors_clear(struct errors *e)

@@ -98,7 +98,7 @@ static struct tend_config *load_or_exit(const char *file, bool check_only,
 	}
 	if (errs.count == 0)
 		return cfg;
-	errors_print(&errs);
+	errors_print(&errs, check_only);
 	if (check_only)
 		fprintf(stderr, "tendd: config '%s' has %zu error%s\n", file,
 		        errs.count, errs.count == 1 ? "" : "s");

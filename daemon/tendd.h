@@ -56,7 +56,7 @@ struct errors {
 };
 void errors_add(struct errors *, const char *file, int line,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void errors_print(const struct errors *);
+void errors_print(const struct errors *, bool plain);
 void errors_clear(struct errors *);
 
 /* settings.c: a service's `settings` group, kept apart from libconfig */

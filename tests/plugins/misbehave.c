@@ -1,0 +1,160 @@
+/*
+ * misbehave: a test plugin that runs under every executor and fails on
+ * purpose, as its settings say:
+ *
+ *   action = "none"        run normally, heartbeating
+ *            "fail"        tend_fail("on purpose") after `after` seconds
+ *            "error"       run() returns `code` (start(): tend_exit(code))
+ *            "exit"        finish with tend_exit(code), code 0 by default
+ *            "stall"       stop heartbeating after `after`, still stoppable
+ *            "ignore_stop" never stop (run loops; a loop callback blocks)
+ *            "init_fail"   init() fails
+ *            "start_fail"  start() fails
+ *   after  = 0.05;         seconds before the action
+ *   code   = 3;
+ *   notify = false;        call tend_ready() after `after`
+ */
+#include <ev.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <tend/plugin.h>
+
+struct mb {
+	struct tend_ctx *ctx;
+	const char *action;
+	double after;
+	long long code;
+	int notify;
+	double t0;
+	int done;
+	ev_timer tick;
+};
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int is(const struct mb *m, const char *action)
+{
+	return strcmp(m->action, action) == 0;
+}
+
+static int mb_init(struct tend_ctx *ctx)
+{
+	struct mb *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return -1;
+	m->ctx = ctx;
+	m->action = "none";
+	m->after = 0.05;
+	m->code = 3;
+	tend_setting_string(ctx, "action", &m->action);
+	tend_setting_double(ctx, "after", &m->after);
+	tend_setting_int(ctx, "code", &m->code);
+	tend_setting_bool(ctx, "notify", &m->notify);
+	if (is(m, "exit") && tend_setting_int(ctx, "code", &m->code) == 1)
+		m->code = 0;
+	m->t0 = now();
+	tend_set_data(ctx, m);
+	tend_log(ctx, TEND_LOG_INFO, "up: action %s after %gs", m->action,
+	         m->after);
+	return is(m, "init_fail") ? -1 : 0;
+}
+
+/*
+ * One step of the plan; returns 1 when a run() plugin should return now
+ * (with *rc). Shared by run() and the start() plugins' timer.
+ */
+static int step(struct mb *m, int *rc)
+{
+	int due = now() - m->t0 >= m->after;
+
+	if (!due) {
+		tend_heartbeat(m->ctx);
+		return 0;
+	}
+	if (m->notify && !m->done) {
+		m->done = 1;
+		tend_ready(m->ctx);
+	}
+	if (is(m, "fail")) {
+		tend_fail(m->ctx, "on purpose");
+		*rc = 0;
+		return 1;
+	}
+	if (is(m, "error")) {
+		*rc = (int)m->code;
+		return 1;
+	}
+	if (is(m, "exit")) {
+		tend_exit(m->ctx, (int)m->code);
+		*rc = 0;
+		return 1;
+	}
+	if (!is(m, "stall"))
+		tend_heartbeat(m->ctx);
+	return 0;
+}
+
+static int mb_run(struct tend_ctx *ctx)
+{
+	struct mb *m = tend_data(ctx);
+	struct pollfd stop = {.fd = tend_stop_fd(ctx), .events = POLLIN};
+	int rc = 0;
+
+	for (;;) {
+		if (step(m, &rc))
+			return rc;
+		if (tend_stopping(ctx) && !is(m, "ignore_stop"))
+			return 0;
+		if (is(m, "ignore_stop"))
+			usleep(10000);
+		else
+			poll(&stop, 1, 10);
+	}
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mb *m = w->data;
+	int rc = 0;
+
+	(void)loop, (void)revents;
+	if (step(m, &rc) && is(m, "error"))
+		tend_exit(m->ctx, rc);
+	while (is(m, "ignore_stop") && now() - m->t0 >= m->after)
+		usleep(10000); /* a callback that never returns */
+}
+
+static int mb_start(struct tend_ctx *ctx)
+{
+	struct mb *m = tend_data(ctx);
+
+	if (is(m, "start_fail"))
+		return -1;
+	ev_timer_init(&m->tick, on_tick, 0.01, 0.01);
+	m->tick.data = m;
+	ev_timer_start(tend_loop(ctx), &m->tick);
+	return 0;
+}
+
+static void mb_stop(struct tend_ctx *ctx)
+{
+	struct mb *m = tend_data(ctx);
+	ev_timer_stop(tend_loop(ctx), &m->tick);
+}
+
+static void mb_fini(struct tend_ctx *ctx) { free(tend_data(ctx)); }
+
+TEND_PLUGIN(.name = "misbehave", .version = "1",
+            .executors = TEND_EXEC_START | TEND_EXEC_RUN, .init = mb_init,
+            .start = mb_start, .run = mb_run, .stop = mb_stop,
+            .fini = mb_fini);
