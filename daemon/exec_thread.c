@@ -96,9 +96,9 @@ static void *thread_main(void *arg)
 		events_post(in, IE_STARTED, NULL);
 		int rc = in->api->run(&in->ctx);
 		instance_exit_info(in, rc, &info);
-		if (in->api->fini)
-			in->api->fini(&in->ctx);
 	}
+	if (in->api->fini)
+		in->api->fini(&in->ctx);
 	events_post(in, IE_EXITED, &info);
 	return NULL;
 }

@@ -40,8 +40,6 @@ static void *thread_async_main(void *arg)
 		snprintf(info.reason, sizeof(info.reason), "start() failed");
 		if (in->ended)
 			instance_exit_info(in, 0, &info);
-		if (in->api->fini)
-			in->api->fini(&in->ctx);
 	} else {
 		events_post(in, IE_STARTED, NULL);
 		/* tend_fail() inside start() would be lost by ev_run */
@@ -50,9 +48,9 @@ static void *thread_async_main(void *arg)
 		if (in->api->stop)
 			in->api->stop(&in->ctx);
 		instance_exit_info(in, 0, &info);
-		if (in->api->fini)
-			in->api->fini(&in->ctx);
 	}
+	if (in->api->fini)
+		in->api->fini(&in->ctx);
 	/* the loop lives on until reaped: stop requests may still arrive */
 	events_post(in, IE_EXITED, &info);
 	return NULL;

@@ -202,24 +202,19 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			goto bad_usage;
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (optind >= argc)
+		goto bad_usage;
 	cmd = argv[optind++];
 	if (optind < argc)
 		name = argv[optind++];
 	if (optind < argc ||
 	    (strcmp(cmd, "status") != 0 && strcmp(cmd, "start") != 0 &&
 	     strcmp(cmd, "stop") != 0 && strcmp(cmd, "restart") != 0) ||
-	    (strcmp(cmd, "status") != 0 && name == NULL)) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	    (strcmp(cmd, "status") != 0 && name == NULL))
+		goto bad_usage;
 	if (path == NULL && getenv("TEND_SOCKET"))
 		path = strdup(getenv("TEND_SOCKET"));
 	if (path == NULL)
@@ -260,4 +255,8 @@ int main(int argc, char **argv)
 	}
 	json_decref(reply);
 	return status;
+bad_usage:
+	usage(stderr);
+	free(path);
+	return EXIT_USAGE;
 }

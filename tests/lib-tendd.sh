@@ -90,12 +90,12 @@ write_conf() {
 	} >"$T/tend.conf"
 }
 
-# start_tendd [ARGS]: run tendd on $T/tend.conf until its "ready" line
+# start_tendd [ARGS]: run tendd on $T/tend.conf until it answers
 start_tendd() {
 	: >"$T/log"
 	"$TENDD" -c "$T/tend.conf" "$@" >>"$T/log" 2>&1 &
 	TENDD_PID=$!
-	if ! wait_for 20 log_has ' tendd: ready$'; then
+	if ! wait_for 20 tctl status; then
 		diag "tendd did not become ready; log:"
 		sed 's/^/#   /' "$T/log"
 		return 1
@@ -124,11 +124,11 @@ tctl() { "$TENDCTL" -s "$SOCK" "$@"; }
 
 # field NAME KEY: one field of a service in `tendctl status --json`
 field() {
-	tctl --json status "$1" 2>/dev/null | perl -MJSON::PP -0777 -ne '
+	tctl --json status "$1" 2>/dev/null | KEY=$2 perl -MJSON::PP -0777 -ne '
 		my $r = decode_json($_);
-		my $v = $r->{services}[0]{$ARGV[0]};
+		my $v = $r->{services}[0]{$ENV{KEY}};
 		print defined $v ? (JSON::PP::is_bool($v) ? ($v ? "true" : "false") : $v) : "null";
-	' "$2"
+	'
 }
 
 state_is() { [ "$(field "$1" state)" = "$2" ]; }

@@ -60,7 +60,8 @@ struct tend_ctx; /* one per running instance of a service */
  * message optional; a message from another service, or a watched
  *         service's state change (from is then "@name").
  * fini    optional; free what init allocated. Called on the same thread
- *         as init, after run() returned or stop() was called.
+ *         as init, after run() returned or stop() was called, and also
+ *         when init() itself failed, so all cleanup can live here.
  */
 struct tend_plugin {
 	uint32_t abi;  /* TEND_ABI_VERSION at build time */

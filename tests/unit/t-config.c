@@ -1,0 +1,559 @@
+/*
+ * Tests of daemon/config.c through config_load(): config files written to
+ * a mkdtemp() directory come back as a struct tend_config with every
+ * default filled in, or as errors that read "FILE:LINE: KEY: what". The
+ * plugin is an empty p.so there: config_load() only looks for the file.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "tendd.h"
+
+static char dir[256];       /* the mkdtemp() directory */
+static char conf[PATH_MAX]; /* dir/tend.conf, as handed to config_load */
+
+/* Write `text` to dir/name, creating or replacing it. */
+static void write_file(const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+		diag("cannot write %s: %s", path, strerror(errno));
+		exit(2);
+	}
+}
+
+static void remove_file(const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (unlink(path) != 0 && errno != ENOENT)
+		diag("cannot remove %s: %s", path, strerror(errno));
+}
+
+/* `text` as tend.conf, loaded. */
+static struct tend_config *load(const char *text, struct errors *errs)
+{
+	write_file("tend.conf", text);
+	return config_load(conf, errs);
+}
+
+static void dump_errors(const struct errors *errs)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		diag("error: %s", errs->msgs[i]);
+}
+
+/*
+ * `text` must be refused with exactly one error, which starts with
+ * "FILE:LINE: KEY:" and contains `what`.
+ */
+static void refused(const char *text, const char *file, int line,
+                    const char *key, const char *what, const char *desc)
+{
+	struct errors errs = {0};
+	struct tend_config *cfg = load(text, &errs);
+	char want[PATH_MAX + 128];
+	const char *msg = errs.count ? errs.msgs[0] : NULL;
+
+	snprintf(want, sizeof(want), "%s:%d: %s:", file, line, key);
+	ok(cfg == NULL, "%s: refused", desc);
+	if (!is_int(errs.count, 1, "%s: one error", desc))
+		dump_errors(&errs);
+	ok(msg && strncmp(msg, want, strlen(want)) == 0,
+	   "%s: error at line %d, key %s", desc, line, key);
+	if (msg && strncmp(msg, want, strlen(want)) != 0)
+		diag("got '%s', want it to start with '%s'", msg, want);
+	like(msg, what, "%s: error says what is wrong", desc);
+	config_free(cfg);
+	errors_clear(&errs);
+}
+
+static void test_defaults(void)
+{
+	static const char text[] =
+	    "tend = {\n"                                       /* 1 */
+	    "  plugin_path = [ \".\" ];\n"                     /* 2 */
+	    "  stop_timeout = 7.5;\n"                          /* 3 */
+	    "};\n"                                             /* 4 */
+	    "services = (\n"                                   /* 5 */
+	    "  {\n"                                            /* 6 */
+	    "    name = \"a\";\n"                              /* 7 */
+	    "    plugin = \"p.so\";\n"                         /* 8 */
+	    "    executor = \"async\";\n"                      /* 9 */
+	    "    settings = { n = 3; f = 2.5;\n"               /* 10 */
+	    "                 g = { b = \"deep\"; on = true; }; };\n" /* 11 */
+	    "  }\n"                                            /* 12 */
+	    ");\n";
+	struct errors errs = {0};
+	struct tend_config *cfg = load(text, &errs);
+	const struct service_config *sc;
+	const struct setting *s;
+	char want[PATH_MAX + 16];
+
+	ok(cfg != NULL, "a valid config loads");
+	if (!is_int(errs.count, 0, "a valid config has no errors"))
+		dump_errors(&errs);
+	if (cfg == NULL || cfg->nservices != 1) {
+		ok(0, "one service");
+		config_free(cfg);
+		errors_clear(&errs);
+		return;
+	}
+	is_str(cfg->file, conf, "the config's file is kept");
+	is_str(cfg->dir, dir, "its directory is kept");
+	is_double(cfg->stop_timeout, 7.5, 0, "tend.stop_timeout is read");
+	is_int(cfg->control_mode, 0660, "control.mode defaults to 0660");
+	is_int(cfg->nplugin_path, 1, "one plugin_path entry");
+	snprintf(want, sizeof(want), "%s/.", dir);
+	is_str(cfg->plugin_path[0], want,
+	       "plugin_path is relative to the config's directory");
+
+	sc = &cfg->services[0];
+	is_str(sc->name, "a", "name");
+	is_str(sc->plugin, "p.so", "plugin as written");
+	snprintf(want, sizeof(want), "%s/./p.so", dir);
+	is_str(sc->plugin_path, want, "plugin found on plugin_path");
+	is_str(sc->file, conf, "the service knows its file");
+	is_int(sc->line, 6, "the service's line is its '{'");
+	is_int(sc->plugin_line, 8, "plugin_line");
+	is_int(sc->executor_line, 9, "executor_line");
+	is_int(sc->executor, EXEC_ASYNC, "executor async");
+	is_int(sc->restart.policy, POLICY_PERMANENT, "policy: permanent");
+	is_int(sc->restart.backoff, BACKOFF_EXPONENTIAL,
+	       "backoff: exponential");
+	is_double(sc->restart.delay, 0.1, 1e-12, "delay: 0.1");
+	is_double(sc->restart.max_delay, 30.0, 1e-12, "max_delay: 30");
+	is_double(sc->restart.jitter, 0.1, 1e-12, "jitter: 0.1");
+	is_int(sc->restart.intensity, 5, "intensity: 5");
+	is_double(sc->restart.period, 10.0, 1e-12, "period: 10");
+	is_double(sc->restart.reset, 30.0, 1e-12,
+	          "reset: max(max_delay, 10) = 30");
+	is_double(sc->stop_timeout, 7.5, 1e-12,
+	          "stop_timeout: from tend.stop_timeout");
+	is_int(sc->instances, 1, "instances: 1");
+	is_int(sc->ready, READY_START, "ready: start");
+	is_double(sc->watchdog, 0.0, 0, "watchdog: off");
+
+	is_int(sc->settings.type, SETTING_GROUP, "settings is a group");
+	ok(sc->settings.name == NULL, "settings root has no name");
+	s = setting_lookup(&sc->settings, "n");
+	ok(s && s->type == SETTING_INT && s->v.i == 3, "settings n = 3");
+	s = setting_lookup(&sc->settings, "f");
+	ok(s && s->type == SETTING_FLOAT && s->v.d == 2.5,
+	   "settings f = 2.5");
+	s = setting_lookup(&sc->settings, "g.b");
+	ok(s && s->type == SETTING_STRING, "settings g.b is a string");
+	is_str(s ? s->v.s : NULL, "deep", "settings g.b = \"deep\"");
+	is_int(s ? s->line : -1, 11, "settings g.b knows its line");
+	s = setting_lookup(&sc->settings, "g.on");
+	ok(s && s->type == SETTING_BOOL && s->v.b, "settings g.on = true");
+	s = setting_lookup(&sc->settings, "g");
+	ok(s && s->type == SETTING_GROUP && s->nkids == 2,
+	   "settings g is a group of 2");
+	ok(setting_lookup(&sc->settings, "g.x") == NULL,
+	   "an absent nested key is NULL");
+	ok(setting_lookup(&sc->settings, "n.b") == NULL,
+	   "a key under a non-group is NULL");
+	ok(setting_lookup(&sc->settings, "gg") == NULL,
+	   "a key is matched whole, not by prefix");
+	config_free(cfg);
+	errors_clear(&errs);
+}
+
+/* Explicit values, and reset's default following max_delay. */
+static void test_values(void)
+{
+	static const char text[] =
+	    "tend = {\n"
+	    "  plugin_path = \".\";\n"
+	    "  control = { socket = \"run/t.sock\"; mode = \"0640\"; };\n"
+	    "};\n"
+	    "services = (\n"
+	    "  { name = \"a\"; plugin = \"p.so\"; executor = \"thread\";\n"
+	    "    restart = { max_delay = 5.0; }; },\n"
+	    "  { name = \"b\"; plugin = \"./p.so\"; executor = \"thread-async\";\n"
+	    "    restart = { delay = 1; max_delay = 60; }; },\n"
+	    "  { name = \"c\"; plugin = \"p.so\"; executor = \"async\";\n"
+	    "    ready = \"notify\"; watchdog = 2.0; stop_timeout = 3.0;\n"
+	    "    restart = { policy = \"temporary\"; backoff = \"linear\";\n"
+	    "                jitter = 0.0; reset = 2.5; intensity = 0;\n"
+	    "                period = 1.5; }; }\n"
+	    ");\n";
+	struct errors errs = {0};
+	struct tend_config *cfg = load(text, &errs);
+	char want[PATH_MAX + 16];
+
+	if (!ok(cfg != NULL && cfg->nservices == 3, "three services load"))
+		dump_errors(&errs);
+	if (cfg == NULL || cfg->nservices != 3) {
+		config_free(cfg);
+		errors_clear(&errs);
+		return;
+	}
+	is_double(cfg->stop_timeout, 10.0, 0, "tend.stop_timeout: 10");
+	is_int(cfg->control_mode, 0640, "control.mode \"0640\" is octal");
+	snprintf(want, sizeof(want), "%s/run/t.sock", dir);
+	is_str(cfg->control_socket, want,
+	       "control.socket is relative to the config");
+	is_double(cfg->services[0].restart.reset, 10.0, 1e-12,
+	          "max_delay 5: reset defaults to 10");
+	is_double(cfg->services[0].stop_timeout, 10.0, 1e-12,
+	          "stop_timeout defaults to tend's default, 10");
+	is_int(cfg->services[0].executor, EXEC_THREAD, "executor thread");
+	is_double(cfg->services[1].restart.reset, 60.0, 1e-12,
+	          "max_delay 60: reset defaults to 60");
+	is_double(cfg->services[1].restart.delay, 1.0, 1e-12,
+	          "an integer delay is taken");
+	is_int(cfg->services[1].executor, EXEC_THREAD_ASYNC,
+	       "executor thread-async");
+	snprintf(want, sizeof(want), "%s/./p.so", dir);
+	is_str(cfg->services[1].plugin_path, want,
+	       "a plugin with a '/' is relative to the config");
+	is_double(cfg->services[2].restart.reset, 2.5, 1e-12,
+	          "reset given: kept");
+	is_int(cfg->services[2].restart.policy, POLICY_TEMPORARY,
+	       "policy temporary");
+	is_int(cfg->services[2].restart.backoff, BACKOFF_LINEAR,
+	       "backoff linear");
+	is_int(cfg->services[2].restart.intensity, 0, "intensity 0");
+	is_double(cfg->services[2].restart.period, 1.5, 1e-12, "period 1.5");
+	is_double(cfg->services[2].restart.jitter, 0.0, 0, "jitter 0");
+	is_int(cfg->services[2].ready, READY_NOTIFY, "ready notify");
+	is_double(cfg->services[2].watchdog, 2.0, 1e-12, "watchdog 2");
+	is_double(cfg->services[2].stop_timeout, 3.0, 1e-12,
+	          "a service's own stop_timeout");
+	config_free(cfg);
+	errors_clear(&errs);
+}
+
+static void test_instances(void)
+{
+	static const char text[] =
+	    "tend = { plugin_path = [ \".\" ]; };\n"
+	    "services = (\n"
+	    "  { name = \"x\"; plugin = \"p.so\"; executor = \"async\";\n"
+	    "    instances = 3; settings = { k = 7; }; }\n"
+	    ");\n";
+	struct errors errs = {0};
+	struct tend_config *cfg = load(text, &errs);
+	char name[16];
+
+	if (!ok(cfg != NULL && cfg->nservices == 3,
+	        "instances = 3 gives three services"))
+		dump_errors(&errs);
+	for (size_t i = 0; cfg && i < cfg->nservices && i < 3; i++) {
+		const struct service_config *sc = &cfg->services[i];
+		const struct setting *k = setting_lookup(&sc->settings, "k");
+
+		snprintf(name, sizeof(name), "x#%zu", i);
+		is_str(sc->name, name, "instance %zu is named %s", i, name);
+		is_int(sc->instances, 3, "%s knows there are 3", name);
+		ok(k && k->type == SETTING_INT && k->v.i == 7,
+		   "%s has its settings", name);
+	}
+	/* each owns its copy: config_free() frees each once (ASan checks) */
+	if (cfg && cfg->nservices == 3) {
+		ok(cfg->services[1].settings.kids !=
+		       cfg->services[0].settings.kids,
+		   "instances do not share settings");
+		ok(cfg->services[2].file != cfg->services[0].file,
+		   "instances do not share strings");
+	}
+	config_free(cfg);
+	errors_clear(&errs);
+}
+
+static void test_errors(void)
+{
+	char msg[PATH_MAX + 64];
+
+	refused("tend = {\n"
+	        "  plugin_path = [ \".\" ];\n"
+	        "};\n"
+	        "bogus = 1;\n"
+	        "services = (\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\"; }\n"
+	        ");\n",
+	        conf, 4, "bogus", "unknown key", "unknown top-level key");
+
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  {\n"
+	        "    name = \"a\"; plugin = \"p.so\"; executor = \"async\";\n"
+	        "    restart = {\n"
+	        "      policy = \"transient\";\n"
+	        "      foo = 1;\n"
+	        "    };\n"
+	        "  }\n"
+	        ");\n",
+	        conf, 7, "restart.foo", "unknown key", "unknown service key");
+
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  {\n"
+	        "    name = \"a\"; plugin = \"p.so\"; executor = \"async\";\n"
+	        "    restart = { delay = \"x\"; };\n"
+	        "  }\n"
+	        ");\n",
+	        conf, 5, "restart.delay", "must be a number, not a string",
+	        "wrong type");
+
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  {\n"
+	        "    name = \"a\"; plugin = \"p.so\"; executor = \"async\";\n"
+	        "\n"
+	        "    restart = { jitter = 2.0; };\n"
+	        "  }\n"
+	        ");\n",
+	        conf, 6, "restart.jitter", "at most 1", "out of range");
+
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  {\n"
+	        "    name = \"a\"; plugin = \"p.so\"; executor = \"async\";\n"
+	        "    restart = {\n"
+	        "      policy = \"sometimes\";\n"
+	        "    };\n"
+	        "  }\n"
+	        ");\n",
+	        conf, 6, "restart.policy", "'sometimes' is not one of",
+	        "bad enum");
+
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\"; },\n"
+	        "  {\n"
+	        "    plugin = \"p.so\"; executor = \"async\";\n"
+	        "  }\n"
+	        ");\n",
+	        conf, 4, "name", "missing", "missing name");
+
+	snprintf(msg, sizeof(msg), "first defined at %s:3", conf);
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\"; },\n"
+	        "  { name = \"b\"; plugin = \"p.so\"; executor = \"async\"; },\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"thread\"; }\n"
+	        ");\n",
+	        conf, 5, "name", msg, "duplicate name");
+
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; executor = \"async\";\n"
+	        "    plugin = \"nope.so\"; }\n"
+	        ");\n",
+	        conf, 4, "plugin", "'nope.so' not found in plugin_path",
+	        "plugin not on plugin_path");
+
+	refused("tend = {\n"
+	        "  plugin_path = [ \".\" ];\n"
+	        "  control = {\n"
+	        "    mode = \"0999\";\n"
+	        "  };\n"
+	        "};\n",
+	        conf, 4, "tend.control.mode", "'0999' is not an octal mode",
+	        "control.mode 0999");
+
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; executor = \"async\"; }\n"
+	        ");\n",
+	        conf, 3, "plugin", "missing for service 'a'",
+	        "missing plugin");
+
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; plugin = \"p.so\";\n"
+	        "    executor = \"process\"; }\n"
+	        ");\n",
+	        conf, 4, "executor", "not available", "process executor");
+}
+
+/* libconfig's message has no key: check the file and the line. */
+static void test_syntax(void)
+{
+	struct errors errs = {0};
+	struct tend_config *cfg;
+	char want[PATH_MAX + 32];
+
+	cfg = load("tend = {\n"
+	           "  plugin_path = [ \".\" ];\n"
+	           "  stop_timeout = ;\n"
+	           "};\n",
+	           &errs);
+	snprintf(want, sizeof(want), "%s:3: syntax error", conf);
+	ok(cfg == NULL, "syntax error: refused");
+	if (!is_int(errs.count, 1, "syntax error: one error"))
+		dump_errors(&errs);
+	like(errs.count ? errs.msgs[0] : NULL, want,
+	     "syntax error: reported at its line");
+	config_free(cfg);
+	errors_clear(&errs);
+}
+
+/* Every problem is reported, not only the first. */
+static void test_many(void)
+{
+	struct errors errs = {0};
+	struct tend_config *cfg;
+
+	cfg = load("tend = { plugin_path = [ \".\" ]; bogus = 1; };\n"
+	           "services = (\n"
+	           "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\";\n"
+	           "    restart = { jitter = -1.0; intensity = 101; }; },\n"
+	           "  { name = \"b\"; plugin = \"p.so\"; executor = \"xx\"; }\n"
+	           ");\n",
+	           &errs);
+	ok(cfg == NULL, "several errors: refused");
+	if (!is_int(errs.count, 4, "several errors: all four reported"))
+		dump_errors(&errs);
+	config_free(cfg);
+	errors_clear(&errs);
+}
+
+static void test_dropins(void)
+{
+	static const char main_text[] =
+	    "tend = {\n"
+	    "  plugin_path = [ \".\" ];\n"
+	    "  include_dir = \"conf.d\";\n"
+	    "};\n"
+	    "services = (\n"
+	    "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\"; }\n"
+	    ");\n";
+	struct errors errs = {0};
+	struct tend_config *cfg;
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/conf.d", dir);
+	if (mkdir(path, 0700) != 0) {
+		diag("mkdir %s: %s", path, strerror(errno));
+		exit(2);
+	}
+
+	/* an empty include_dir adds nothing */
+	cfg = load(main_text, &errs);
+	ok(cfg && cfg->nservices == 1, "an empty include_dir adds nothing");
+	config_free(cfg);
+	errors_clear(&errs);
+
+	write_file("conf.d/good.conf",
+	           "services = (\n"
+	           "  { name = \"g\"; plugin = \"p.so\";\n"
+	           "    executor = \"thread\"; }\n"
+	           ");\n");
+	write_file("conf.d/ignored.txt", "this is not a config\n");
+	cfg = load(main_text, &errs);
+	if (!ok(cfg && cfg->nservices == 2, "a drop-in adds its service"))
+		dump_errors(&errs);
+	if (cfg && cfg->nservices == 2) {
+		snprintf(path, sizeof(path), "%s/conf.d/good.conf", dir);
+		is_str(cfg->services[1].name, "g", "the drop-in's service");
+		is_str(cfg->services[1].file, path,
+		       "the drop-in's service knows its file");
+		is_int(cfg->services[1].line, 2, "and its line");
+	}
+	config_free(cfg);
+	errors_clear(&errs);
+
+	snprintf(path, sizeof(path), "%s/conf.d/bad.conf", dir);
+	write_file("conf.d/bad.conf",
+	           "services = (\n"
+	           "  {\n"
+	           "    name = \"d\"; plugin = \"p.so\"; executor = \"async\";\n"
+	           "    restart = { jitter = 5.0; };\n"
+	           "  }\n"
+	           ");\n");
+	refused(main_text, path, 4, "restart.jitter", "at most 1",
+	        "error in a drop-in");
+	remove_file("conf.d/bad.conf");
+
+	write_file("conf.d/bad.conf",
+	           "services = (\n"
+	           "  { name = \"d\" plugin = \"p.so\"; }\n"
+	           ");\n");
+	refused(main_text, path, 2, "syntax error", "syntax error",
+	        "syntax error in a drop-in");
+	remove_file("conf.d/bad.conf");
+
+	/* a drop-in may define only services */
+	write_file("conf.d/bad.conf", "tend = { stop_timeout = 1.0; };\n");
+	refused(main_text, path, 1, "tend", "unknown key",
+	        "tend group in a drop-in");
+	remove_file("conf.d/bad.conf");
+
+	/* a duplicate across files names the first definition's file */
+	write_file("conf.d/dup.conf",
+	           "services = (\n"
+	           "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\"; }\n"
+	           ");\n");
+	snprintf(path, sizeof(path), "%s/conf.d/dup.conf", dir);
+	{
+		char first[PATH_MAX + 32];
+		snprintf(first, sizeof(first), "first defined at %s:6", conf);
+		refused(main_text, path, 2, "name", first,
+		        "duplicate in a drop-in");
+	}
+	remove_file("conf.d/dup.conf");
+	remove_file("conf.d/good.conf");
+	remove_file("conf.d/ignored.txt");
+	snprintf(path, sizeof(path), "%s/conf.d", dir);
+	if (rmdir(path) != 0)
+		diag("rmdir %s: %s", path, strerror(errno));
+}
+
+static void test_missing_file(void)
+{
+	struct errors errs = {0};
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/absent.conf", dir);
+	ok(config_load(path, &errs) == NULL, "a missing file is refused");
+	like(errs.count ? errs.msgs[0] : NULL, "cannot read",
+	     "a missing file: cannot read");
+	errors_clear(&errs);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	/* absolute, so the errors' file names are known exactly */
+	if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > 200)
+		tmp = "/tmp";
+	snprintf(dir, sizeof(dir), "%s/t-config.XXXXXX", tmp);
+	if (mkdtemp(dir) == NULL) {
+		diag("mkdtemp %s: %s", dir, strerror(errno));
+		return 2;
+	}
+	snprintf(conf, sizeof(conf), "%s/tend.conf", dir);
+	write_file("p.so", "");
+	log_init(TEND_LOG_ERROR);
+
+	test_defaults();
+	test_values();
+	test_instances();
+	test_errors();
+	test_syntax();
+	test_many();
+	test_dropins();
+	test_missing_file();
+
+	remove_file("tend.conf");
+	remove_file("p.so");
+	if (rmdir(dir) != 0)
+		diag("rmdir %s: %s", dir, strerror(errno));
+	return done_testing();
+}
