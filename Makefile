@@ -13,6 +13,10 @@ VERSION    := 0.1.0
 
 BUILD ?= build
 CC    ?= cc
+# `make V=1` shows the full commands
+ifndef V
+Q = @
+endif
 CFLAGS ?= -O2 -g
 
 WARNINGS = -Wall -Wextra -Wshadow -Wpointer-arith -Wformat=2 \
@@ -57,24 +61,29 @@ all: $(PROGRAMS) $(PLUGIN_SOS)
 
 $(BUILD)/daemon/%.o: daemon/%.c daemon/tendd.h include/tend/plugin.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tendd: $(DAEMON_OBJS)
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/tendctl: daemon/tendctl.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -ljansson
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -ljansson
 
 # A bundled plugin is plugins/NAME/NAME.c, built with nothing but its header.
 .SECONDEXPANSION:
 $(BUILD)/plugins/%.so: plugins/$$*/$$*.c include/tend/plugin.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fPIC -shared -o $@ $< -lev
+	@echo "  PLUGIN  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fPIC -shared -o $@ $< -lev
 
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/tend/plugin.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fPIC -shared -o $@ $< -lev
+	@echo "  PLUGIN  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fPIC -shared -o $@ $< -lev
 
 # Unit tests link the daemon's files they test plus tests/unit/mock-host.c.
 UNIT_COMMON = $(BUILD)/daemon/log.o $(BUILD)/daemon/clock.o \
@@ -87,7 +96,8 @@ $(BUILD)/tests/unit/t-supervisor: tests/unit/t-supervisor.c \
 	$(BUILD)/daemon/settings.o $(UNIT_COMMON)
 $(BUILD)/tests/unit/%: tests/unit/tap.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Idaemon $(ALL_LDFLAGS) -o $@ \
+	@echo "  TEST    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -Idaemon $(ALL_LDFLAGS) -o $@ \
 		$(filter %.c %.o,$^) $(LIBS)
 
 test-build: all $(TEST_SOS) $(UNIT_BINS)
