@@ -85,7 +85,7 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c include/tend/plugin.h
 	@echo "  PLUGIN  $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fPIC -shared -o $@ $< -lev
 
-# Unit tests link the daemon's files they test plus tests/unit/mock-host.c.
+# Unit tests link the daemon files they test; t-supervisor mocks the rest.
 UNIT_COMMON = $(BUILD)/daemon/log.o $(BUILD)/daemon/clock.o \
               $(BUILD)/daemon/errors.o $(BUILD)/daemon/exit.o
 $(BUILD)/tests/unit/t-backoff: tests/unit/t-backoff.c $(BUILD)/daemon/backoff.o $(UNIT_COMMON)

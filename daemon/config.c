@@ -349,6 +349,11 @@ static void read_plugin_path(struct loader *ld, config_setting_t *tend)
 		return;
 	}
 	n = config_setting_length(s);
+	if (n == 0) {
+		fail(ld, s, "tend.plugin_path",
+		     "must name at least one directory");
+		return;
+	}
 	cfg->plugin_path = xcalloc((size_t)n + 1, sizeof(char *));
 	for (int i = 0; i < n; i++) {
 		config_setting_t *e = config_setting_get_elem(s, i);
@@ -478,7 +483,7 @@ static void read_restart(struct loader *ld, config_setting_t *svc,
 	    "reset",  "intensity", "period", NULL};
 	config_setting_t *r = get_group(ld, svc, "", "restart");
 	int v;
-	bool reset_set;
+	bool reset_set, max_set;
 
 	if (r == NULL)
 		return;
@@ -490,6 +495,7 @@ static void read_restart(struct loader *ld, config_setting_t *svc,
 	get_enum(ld, r, "restart", "backoff", backoff_names, &v);
 	rc->backoff = (enum backoff_kind)v;
 	get_double(ld, r, "restart", "delay", &rc->delay, 0, false, 86400);
+	max_set = config_setting_get_member(r, "max_delay") != NULL;
 	get_double(ld, r, "restart", "max_delay", &rc->max_delay, 0, false,
 	           86400);
 	get_double(ld, r, "restart", "jitter", &rc->jitter, 0, false, 1);
@@ -497,6 +503,8 @@ static void read_restart(struct loader *ld, config_setting_t *svc,
 	get_double(ld, r, "restart", "reset", &rc->reset, 0, true, 86400);
 	get_int(ld, r, "restart", "intensity", &rc->intensity, 0, 100);
 	get_double(ld, r, "restart", "period", &rc->period, 0, true, 86400);
+	if (!max_set && rc->max_delay < rc->delay)
+		rc->max_delay = rc->delay; /* the default cap yields */
 	if (rc->max_delay < rc->delay)
 		fail(ld, config_setting_get_member(r, "max_delay"),
 		     "restart.max_delay",
@@ -684,10 +692,15 @@ static void read_services(struct loader *ld, config_setting_t *root)
 		read_service(ld, config_setting_get_elem(list, i));
 }
 
-/* Parse one file; 0 on success, -1 after reporting a syntax error. */
-static int parse_file(struct loader *ld, config_t *lc, const char *path)
+/*
+ * Parse one file, with @include paths relative to `dir`; 0 on success,
+ * -1 after reporting a syntax error.
+ */
+static int parse_file(struct loader *ld, config_t *lc, const char *path,
+                      const char *dir)
 {
 	config_init(lc);
+	config_set_include_dir(lc, dir);
 	if (config_read_file(lc, path) == CONFIG_TRUE)
 		return 0;
 	if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
@@ -725,7 +738,7 @@ static void read_dropins(struct loader *ld)
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		config_t lc;
 		ld->file = g.gl_pathv[i];
-		if (parse_file(ld, &lc, g.gl_pathv[i]) < 0)
+		if (parse_file(ld, &lc, g.gl_pathv[i], ld->cfg->include_dir) < 0)
 			continue;
 		check_keys(ld, config_root_setting(&lc), "", known);
 		read_services(ld, config_root_setting(&lc));
@@ -793,14 +806,14 @@ struct tend_config *config_load(const char *path, struct errors *errs)
 	cfg->stop_timeout = 10.0;
 	ld.file = path;
 
-	if (parse_file(&ld, &lc, path) < 0)
+	if (parse_file(&ld, &lc, path, cfg->dir) < 0)
 		goto out;
-	config_set_include_dir(&lc, cfg->dir);
 	check_keys(&ld, config_root_setting(&lc), "", known);
 	tend = get_group(&ld, config_root_setting(&lc), "", "tend");
 	if (tend)
 		read_globals(&ld, tend);
 	if (cfg->nplugin_path == 0) {
+		free(cfg->plugin_path); /* a list of nothing but errors */
 		cfg->plugin_path = xcalloc(1, sizeof(char *));
 		cfg->plugin_path[cfg->nplugin_path++] = xstrdup(TEND_PLUGINDIR);
 	}

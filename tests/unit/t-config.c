@@ -482,7 +482,7 @@ static void test_dropins(void)
 
 	write_file("conf.d/bad.conf",
 	           "services = (\n"
-	           "  { name = \"d\" plugin = \"p.so\"; }\n"
+	           "  { name = ; plugin = \"p.so\"; }\n"
 	           ");\n");
 	refused(main_text, path, 2, "syntax error", "syntax error",
 	        "syntax error in a drop-in");
@@ -526,6 +526,44 @@ static void test_missing_file(void)
 	errors_clear(&errs);
 }
 
+/* Found in review: each of these once misbehaved. */
+static void test_regressions(void)
+{
+	struct errors errs = {0};
+	struct tend_config *cfg;
+	char cwd[PATH_MAX];
+
+	refused("tend = { plugin_path = [ ];\n};\n", conf, 1,
+	        "tend.plugin_path", "at least one directory",
+	        "an empty plugin_path");
+
+	cfg = load("tend = { plugin_path = \".\"; };\n"
+	           "services = ( { name = \"a\"; plugin = \"p.so\";\n"
+	           "  executor = \"async\"; restart = { delay = 60.0; }; } );\n",
+	           &errs);
+	ok(cfg != NULL, "a delay above the default cap is accepted");
+	if (cfg)
+		is_double(cfg->services[0].restart.max_delay, 60.0, 1e-9,
+		          "and the default cap is raised to it");
+	config_free(cfg);
+	errors_clear(&errs);
+
+	/* @include is relative to the config's directory, not the cwd */
+	write_file("inc.cfg", "services = ( { name = \"i\"; plugin = \"p.so\"; "
+	                      "executor = \"async\"; } );\n");
+	if (getcwd(cwd, sizeof(cwd)) == NULL || chdir("/") != 0)
+		diag("cannot change directory");
+	cfg = load("tend = { plugin_path = \".\"; };\n@include \"inc.cfg\"\n",
+	           &errs);
+	ok(cfg && cfg->nservices == 1, "@include is found from another cwd");
+	dump_errors(&errs);
+	if (chdir(cwd) != 0)
+		diag("cannot change back to %s", cwd);
+	config_free(cfg);
+	errors_clear(&errs);
+	remove_file("inc.cfg");
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -550,6 +588,7 @@ int main(void)
 	test_many();
 	test_dropins();
 	test_missing_file();
+	test_regressions();
 
 	remove_file("tend.conf");
 	remove_file("p.so");
