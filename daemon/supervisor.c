@@ -205,7 +205,7 @@ static void apply_strategy(struct supervisor *sv)
 	}
 	if (!backoff_allow_restart(&sv->backoff, rc, now)) {
 		exit_describe(&sv->last, how, sizeof(how));
-		log_write(TEND_LOG_ERROR, sv->cfg.name,
+		log_at(TEND_LOG_ERROR, sv->cfg.name,
 		          "giving up: more than %d restarts within %gs; last: "
 		          "%s",
 		          rc->intensity, rc->period, how);
@@ -339,7 +339,7 @@ static void a_hung(struct supervisor *sv, const struct exit_info *e)
 	(void)e;
 	snprintf(hung.reason, sizeof(hung.reason), "no heartbeat for %gs",
 	         sv->cfg.watchdog);
-	log_write(TEND_LOG_WARNING, sv->cfg.name, "hung: no heartbeat for %gs",
+	log_at(TEND_LOG_WARNING, sv->cfg.name, "hung: no heartbeat for %gs",
 	          sv->cfg.watchdog);
 	begin_stop(sv, &hung);
 }
