@@ -5,6 +5,7 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
+LIBEXECDIR ?= $(PREFIX)/libexec/tend
 INCLUDEDIR ?= $(PREFIX)/include
 SYSCONFDIR ?= $(PREFIX)/etc/tend
 PLUGINDIR  ?= $(LIBDIR)/tend/plugins
@@ -33,20 +34,24 @@ endif
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARNINGS) $(SANFLAGS) -Iinclude \
              -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' \
              -DTEND_SYSCONFDIR='"$(SYSCONFDIR)"' \
-             -DTEND_PLUGINDIR='"$(PLUGINDIR)"' -DTEND_RUNDIR='"$(RUNDIR)"'
+             -DTEND_PLUGINDIR='"$(PLUGINDIR)"' -DTEND_RUNDIR='"$(RUNDIR)"' \
+             -DTEND_LIBEXECDIR='"$(LIBEXECDIR)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 LIBS = -lev -lconfig -ljansson -lm -ldl -lpthread
 
 # The daemon, one file per concept (see README.md, "Source layout").
 DAEMON = main host supervisor backoff exit events services config settings \
          plugin errors log clock control exec exec_async exec_thread \
-         exec_thread_async
+         exec_thread_async exec_process proto cgroup
+# The child side of the process executors.
+RUNNER = runner proto settings clock
+RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
 PLUGINS = ticker worker
 TEST_PLUGINS = misbehave badabi shortdesc noentry
 UNIT_TESTS = t-backoff t-config t-supervisor
 
-PROGRAMS = $(BUILD)/tendd $(BUILD)/tendctl
+PROGRAMS = $(BUILD)/tendd $(BUILD)/tendctl $(BUILD)/tend-runner
 PLUGIN_SOS = $(PLUGINS:%=$(BUILD)/plugins/%.so)
 TEST_SOS = $(TEST_PLUGINS:%=$(BUILD)/tests/plugins/%.so)
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
@@ -59,7 +64,7 @@ TEST_DEPS  = valgrind perl procps
 
 all: $(PROGRAMS) $(PLUGIN_SOS)
 
-$(BUILD)/daemon/%.o: daemon/%.c daemon/tendd.h include/tend/plugin.h
+$(BUILD)/daemon/%.o: daemon/%.c daemon/tendd.h daemon/proto.h include/tend/plugin.h
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -67,6 +72,10 @@ $(BUILD)/daemon/%.o: daemon/%.c daemon/tendd.h include/tend/plugin.h
 $(BUILD)/tendd: $(DAEMON_OBJS)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tend-runner: $(RUNNER_OBJS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lev -ljansson -ldl -lpthread
 
 $(BUILD)/tendctl: daemon/tendctl.c
 	@mkdir -p $(@D)
@@ -133,15 +142,17 @@ clean:
 	rm -rf build conf/run
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/tend \
 		$(DESTDIR)$(SYSCONFDIR)/conf.d
 	install -m 0755 $(BUILD)/tendd $(DESTDIR)$(SBINDIR)/tendd
 	install -m 0755 $(BUILD)/tendctl $(DESTDIR)$(BINDIR)/tendctl
+	install -m 0755 $(BUILD)/tend-runner $(DESTDIR)$(LIBEXECDIR)/tend-runner
 	install -m 0644 $(PLUGIN_SOS) $(DESTDIR)$(PLUGINDIR)/
 	install -m 0644 include/tend/plugin.h $(DESTDIR)$(INCLUDEDIR)/tend/
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tendd $(DESTDIR)$(BINDIR)/tendctl \
+		$(DESTDIR)$(LIBEXECDIR)/tend-runner \
 		$(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so) \
 		$(DESTDIR)$(INCLUDEDIR)/tend/plugin.h

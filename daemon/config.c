@@ -7,6 +7,9 @@
  */
 #include <errno.h>
 #include <glob.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <math.h>
@@ -372,7 +375,7 @@ static void read_globals(struct loader *ld, config_setting_t *tend)
 {
 	static const char *const known[] = {"plugin_path", "include_dir",
 	                                    "control",     "log",
-	                                    "stop_timeout", NULL};
+	                                    "stop_timeout", "cgroups", NULL};
 	static const char *const log_known[] = {"level", NULL};
 	struct tend_config *cfg = ld->cfg;
 	config_setting_t *log;
@@ -399,6 +402,13 @@ static void read_globals(struct loader *ld, config_setting_t *tend)
 	}
 	get_double(ld, tend, "tend", "stop_timeout", &cfg->stop_timeout, 0,
 	           true, 86400);
+	if ((log = config_setting_get_member(tend, "cgroups")) != NULL) {
+		if (config_setting_type(log) != CONFIG_TYPE_BOOL)
+			fail(ld, log, "tend.cgroups",
+			     "must be true or false, not %s", type_name(log));
+		else
+			cfg->cgroups = config_setting_get_bool(log);
+	}
 }
 
 /* Copy a libconfig value into our own settings tree. */
@@ -531,10 +541,33 @@ static void service_defaults(struct service_config *sc,
 	sc->ready = READY_START;
 	sc->instances = 1;
 	sc->settings.type = SETTING_GROUP;
+	sc->proc.umask = -1;
+	for (int i = 0; i < RLIMITS; i++)
+		sc->proc.rlimit[i] = RLIMIT_UNSET;
 }
 
-static void service_clear(struct service_config *sc)
+static void proc_clear(struct proc_options *o)
 {
+	free(o->user);
+	free(o->workdir);
+	for (size_t i = 0; i < o->nenv; i++)
+		free(o->env[i]);
+	free(o->env);
+}
+
+static void proc_copy(struct proc_options *to, const struct proc_options *from)
+{
+	*to = *from;
+	to->user = from->user ? xstrdup(from->user) : NULL;
+	to->workdir = from->workdir ? xstrdup(from->workdir) : NULL;
+	to->env = from->nenv ? xcalloc(from->nenv, sizeof(char *)) : NULL;
+	for (size_t i = 0; i < from->nenv; i++)
+		to->env[i] = xstrdup(from->env[i]);
+}
+
+void service_config_clear(struct service_config *sc)
+{
+	proc_clear(&sc->proc);
 	free(sc->plugin);
 	free(sc->plugin_path);
 	free(sc->file);
@@ -552,11 +585,146 @@ static struct service_config *add_service(struct tend_config *cfg)
 	return &grown[cfg->nservices++];
 }
 
+/* An rlimit: a non-negative integer, or "infinity". */
+static void read_rlimits(struct loader *ld, config_setting_t *svc,
+                         struct proc_options *o)
+{
+	static const char *const known[RLIMITS + 1] = {
+	    "nofile", "core", "as", "nproc", "cpu", "fsize", "memlock", "stack",
+	    NULL};
+	config_setting_t *g = get_group(ld, svc, "", "rlimits");
+
+	if (g == NULL)
+		return;
+	check_keys(ld, g, "rlimits", known);
+	for (int i = 0; i < RLIMITS; i++) {
+		config_setting_t *s = config_setting_get_member(g, known[i]);
+		char key[64];
+		if (s == NULL)
+			continue;
+		snprintf(key, sizeof(key), "rlimits.%s", known[i]);
+		if (config_setting_type(s) == CONFIG_TYPE_STRING &&
+		    strcmp(config_setting_get_string(s), "infinity") == 0)
+			o->rlimit[i] = RLIMIT_INFINITE;
+		else if (is_integer(s) && config_setting_get_int64(s) >= 0)
+			o->rlimit[i] = config_setting_get_int64(s);
+		else
+			fail(ld, s, key,
+			     "must be a non-negative integer or \"infinity\"");
+	}
+}
+
+static void read_env(struct loader *ld, config_setting_t *svc,
+                     struct proc_options *o)
+{
+	config_setting_t *g = get_group(ld, svc, "", "env");
+	int n;
+
+	if (g == NULL)
+		return;
+	n = config_setting_length(g);
+	o->env = n ? xcalloc((size_t)n, sizeof(char *)) : NULL;
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(g, i);
+		char key[128];
+		key_name(key, sizeof(key), "env", config_setting_name(s));
+		if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+			fail(ld, s, key, "must be a string, not %s",
+			     type_name(s));
+			continue;
+		}
+		if (asprintf(&o->env[o->nenv], "%s=%s", config_setting_name(s),
+		             config_setting_get_string(s)) < 0)
+			fatalx("out of memory");
+		o->nenv++;
+	}
+}
+
+/*
+ * user, group, umask, workdir, env, rlimits, no_new_privs: checked here
+ * (the user and group must exist, the workdir must be a directory) and
+ * applied by the runner in the child.
+ */
+static void read_process_options(struct loader *ld, config_setting_t *svc,
+                                 struct service_config *sc)
+{
+	static const char *const keys[] = {"user", "group", "umask", "workdir",
+	                                   "env", "rlimits", "no_new_privs",
+	                                   NULL};
+	struct proc_options *o = &sc->proc;
+	config_setting_t *s;
+	const char *v;
+	struct stat st;
+
+	if (sc->executor != EXEC_PROCESS && sc->executor != EXEC_PROCESS_ASYNC) {
+		for (int i = 0; keys[i]; i++)
+			if ((s = config_setting_get_member(svc, keys[i])))
+				fail(ld, s, keys[i],
+				     "only for the process executors, not '%s'",
+				     executor_names[sc->executor]);
+		return;
+	}
+	if ((v = get_string(ld, svc, "", "user", NULL)) != NULL) {
+		struct passwd *pw = getpwnam(v);
+		if (pw == NULL) {
+			fail(ld, config_setting_get_member(svc, "user"), "user",
+			     "no user named '%s'", v);
+		} else {
+			o->user = xstrdup(v);
+			o->has_uid = o->has_gid = true;
+			o->uid = pw->pw_uid;
+			o->gid = pw->pw_gid;
+		}
+	}
+	if ((v = get_string(ld, svc, "", "group", NULL)) != NULL) {
+		struct group *gr = getgrnam(v);
+		if (gr == NULL) {
+			fail(ld, config_setting_get_member(svc, "group"),
+			     "group", "no group named '%s'", v);
+		} else {
+			o->has_gid = true;
+			o->gid = gr->gr_gid;
+		}
+	}
+	if ((s = config_setting_get_member(svc, "umask")) != NULL) {
+		char *end;
+		long m = -1;
+		if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+			v = config_setting_get_string(s);
+			m = strtol(v, &end, 8);
+			if (*v == '\0' || *end != '\0')
+				m = -1;
+		}
+		if (m < 0 || m > 0777)
+			fail(ld, s, "umask",
+			     "must be an octal string such as \"0027\"");
+		else
+			o->umask = (int)m;
+	}
+	if ((v = get_string(ld, svc, "", "workdir", NULL)) != NULL) {
+		o->workdir = resolve_path(ld->cfg, v);
+		if (stat(o->workdir, &st) < 0 || !S_ISDIR(st.st_mode))
+			fail(ld, config_setting_get_member(svc, "workdir"),
+			     "workdir", "'%s' is not a directory", o->workdir);
+	}
+	read_env(ld, svc, o);
+	read_rlimits(ld, svc, o);
+	if ((s = config_setting_get_member(svc, "no_new_privs")) != NULL) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			fail(ld, s, "no_new_privs", "must be true or false, not %s",
+			     type_name(s));
+		else
+			o->no_new_privs = config_setting_get_bool(s);
+	}
+}
+
 static void read_service(struct loader *ld, config_setting_t *svc)
 {
 	static const char *const known[] = {
-	    "name",     "plugin", "executor",     "restart", "watchdog",
-	    "ready",    "instances", "stop_timeout", "settings", NULL};
+	    "name",     "plugin",    "executor",     "restart",  "watchdog",
+	    "ready",    "instances", "stop_timeout", "settings", "user",
+	    "group",    "umask",     "workdir",      "env",      "rlimits",
+	    "no_new_privs", NULL};
 	struct tend_config *cfg = ld->cfg;
 	struct service_config sc = {0};
 	config_setting_t *s;
@@ -601,10 +769,6 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 		v = -1;
 		get_enum(ld, svc, "", "executor", executor_names, &v);
 		sc.executor = v < 0 ? EXEC_ASYNC : (enum executor_kind)v;
-		if (v == EXEC_PROCESS || v == EXEC_PROCESS_ASYNC)
-			fail(ld, s, "executor",
-			     "'%s' is not available in this build",
-			     executor_names[v]);
 	}
 
 	bad = false;
@@ -649,6 +813,8 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 		sc.settings.name = NULL;
 	}
 
+	read_process_options(ld, svc, &sc);
+
 	for (int i = 0; i < sc.instances; i++) {
 		struct service_config *out = add_service(cfg);
 		*out = sc;
@@ -667,11 +833,12 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 			free(out->settings.name);
 			out->settings.name = NULL;
 			out->settings.type = SETTING_GROUP;
+			proc_copy(&out->proc, &sc.proc);
 		}
 	}
 	return;
 drop:
-	service_clear(&sc);
+	service_config_clear(&sc);
 }
 
 static void read_services(struct loader *ld, config_setting_t *root)
@@ -804,6 +971,7 @@ struct tend_config *config_load(const char *path, struct errors *errs)
 	cfg->control_mode = 0660;
 	cfg->log_level = TEND_LOG_INFO;
 	cfg->stop_timeout = 10.0;
+	cfg->cgroups = true;
 	ld.file = path;
 
 	if (parse_file(&ld, &lc, path, cfg->dir) < 0)
@@ -834,7 +1002,7 @@ void config_free(struct tend_config *cfg)
 	if (cfg == NULL)
 		return;
 	for (size_t i = 0; i < cfg->nservices; i++)
-		service_clear(&cfg->services[i]);
+		service_config_clear(&cfg->services[i]);
 	free(cfg->services);
 	for (size_t i = 0; i < cfg->nplugin_path; i++)
 		free(cfg->plugin_path[i]);

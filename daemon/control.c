@@ -104,12 +104,18 @@ static json_t *describe(const struct supervisor *sv, double now)
 		exit_describe(&sv->last, last, sizeof(last));
 	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:I, s:s*, s:b}",
 	              "name", sv->cfg.name, "state", sv_state_name(sv->state),
-	              "executor", executor_name(sv->cfg.executor), "pid", 0,
+	              "executor", executor_name(sv->cfg.executor), "pid",
+	              up && sv->inst ? (int)sv->inst->pid : 0,
 	              "tid", up && sv->inst ? (int)sv->inst->tid : 0,
 	              "uptime", up ? now - sv->started_at : 0.0, "since",
 	              now - sv->since, "restarts", (json_int_t)sv->restarts,
 	              "last_exit", sv->has_last ? last : NULL, "gave_up",
 	              sv->gave_up);
+	if (sv->cfg.executor == EXEC_PROCESS ||
+	    sv->cfg.executor == EXEC_PROCESS_ASYNC)
+		json_object_set_new(o, "output_dropped",
+		                    json_integer((json_int_t)sv->output_dropped +
+		                                 (json_int_t)(sv->inst ? sv->inst->output_dropped : 0)));
 	if (sv->state == SV_BACKOFF)
 		json_object_set_new(o, "next_start_in",
 		                    json_real(sv->next_start - now));

@@ -12,6 +12,8 @@ const struct executor_ops *executor_ops(enum executor_kind kind)
 	    [EXEC_ASYNC] = &exec_async_ops,
 	    [EXEC_THREAD] = &exec_thread_ops,
 	    [EXEC_THREAD_ASYNC] = &exec_thread_async_ops,
+	    [EXEC_PROCESS] = &exec_process_ops,
+	    [EXEC_PROCESS_ASYNC] = &exec_process_async_ops,
 	};
 	return ops[kind];
 }

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -47,6 +49,34 @@ static void raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/*
+ * The runner beside our own binary (a build tree), else the installed
+ * one; and a cgroup per process service when we may, else we adopt the
+ * orphans our children leave (child subreaper).
+ */
+static char *setup_processes(const struct tend_config *cfg)
+{
+	static char runner[PATH_MAX + 16];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *cg = NULL;
+
+	if (n > 0) {
+		exe[n] = '\0';
+		*strrchr(exe, '/') = '\0';
+		snprintf(runner, sizeof(runner), "%s/tend-runner", exe);
+	}
+	if (n <= 0 || access(runner, X_OK) < 0)
+		snprintf(runner, sizeof(runner), "%s", TEND_LIBEXECDIR "/tend-runner");
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (cfg->cgroups)
+		cg = cgroup_find_base();
+	exec_process_setup(runner, cg);
+	log_info("process services: runner '%s', tracked by %s%s%s", runner,
+	         exec_process_tracking(), cg ? " " : "", cg ? cg : "");
+	return cg;
 }
 
 static void all_stopped(void)
@@ -118,6 +148,7 @@ int main(int argc, char **argv)
 	struct tend_config *cfg;
 	struct plugin **plugins = NULL;
 	bool check_only = false, debug = false;
+	char *cgroup = NULL;
 	int opt, status;
 
 	while ((opt = getopt(argc, argv, "c:dtVh")) != -1) {
@@ -170,6 +201,7 @@ int main(int argc, char **argv)
 	watch_signal(&sig_int, on_stop_signal, SIGINT);
 	watch_signal(&sig_hup, on_hup, SIGHUP);
 	events_init(loop);
+	cgroup = setup_processes(cfg);
 	if (control_open(loop, cfg->control_socket, cfg->control_mode) < 0)
 		exit(EXIT_OSERR);
 
@@ -190,6 +222,10 @@ int main(int argc, char **argv)
 	}
 	services_free();
 	events_shutdown();
+	if (cgroup)
+		cgroup_remove(cgroup);
+	free(cgroup);
+	exec_process_setup(NULL, NULL);
 	config_free(cfg);
 	ev_loop_destroy(loop);
 	log_info("exited");

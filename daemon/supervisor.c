@@ -123,6 +123,7 @@ static void run_over(struct supervisor *sv, const struct exit_info *info)
 	ev_timer_stop(sv->loop, timer(sv));
 	ev_timer_stop(sv->loop, watchdog(sv));
 	if (sv->inst) {
+		sv->output_dropped += sv->inst->output_dropped;
 		if (!sv->inst->abandoned) {
 			sv->ops->reap(sv->inst);
 			instance_free(sv->inst);
@@ -470,10 +471,7 @@ void supervisor_free(struct supervisor *sv)
 		instance_free(sv->inst);
 	}
 	plugin_put(sv->plugin);
-	free(sv->cfg.plugin);
-	free(sv->cfg.plugin_path);
-	free(sv->cfg.file);
-	setting_clear(&sv->cfg.settings);
+	service_config_clear(&sv->cfg);
 	free(sv);
 }
 

@@ -18,6 +18,10 @@
 #define EXIT_OSERR 71
 #define EXIT_CONFIG 78
 
+#ifndef TEND_LIBEXECDIR
+#define TEND_LIBEXECDIR "/usr/local/libexec/tend"
+#endif
+
 #define NAME_MAX_LEN 64
 #define REASON_MAX 256
 
@@ -116,6 +120,23 @@ struct restart_config {
 	double period;
 };
 
+/* Options of the process executors, applied by the runner. */
+#define RLIMITS 8 /* nofile core as nproc cpu fsize memlock stack */
+#define RLIMIT_UNSET (-2LL)
+#define RLIMIT_INFINITE (-1LL)
+struct proc_options {
+	char *user;  /* for initgroups(); NULL when not set */
+	bool has_uid, has_gid;
+	uid_t uid;
+	gid_t gid;
+	int umask;   /* -1: inherited */
+	char *workdir;
+	char **env;  /* "NAME=value", added to a clean environment */
+	size_t nenv;
+	long long rlimit[RLIMITS];
+	bool no_new_privs;
+};
+
 struct service_config {
 	char name[NAME_MAX_LEN + 8]; /* room for "#NNNN" */
 	char *plugin;                /* as written */
@@ -131,6 +152,7 @@ struct service_config {
 	enum ready_mode ready;
 	int instances;
 	struct setting settings; /* a SETTING_GROUP, maybe empty */
+	struct proc_options proc;
 };
 
 struct tend_config {
@@ -143,12 +165,14 @@ struct tend_config {
 	int control_mode;
 	int log_level;
 	double stop_timeout;
+	bool cgroups; /* track process services in cgroups when possible */
 	struct service_config *services;
 	size_t nservices;
 };
 
 struct tend_config *config_load(const char *path, struct errors *);
 void config_free(struct tend_config *);
+void service_config_clear(struct service_config *);
 const char *executor_name(enum executor_kind);
 uint32_t executor_bit(enum executor_kind);
 
@@ -236,6 +260,9 @@ struct instance {
 	char end_reason[REASON_MAX];      /* tend_fail's */
 	bool abandoned;                   /* did not stop; left to itself */
 	_Atomic pid_t tid;                /* thread id, 0 when on the host */
+	pid_t pid;                        /* child process, or 0 */
+	unsigned long output_dropped;     /* child output lines over the rate */
+	unsigned long output_dropped_logged;
 	void *exec;                       /* executor's private state */
 };
 struct instance *instance_new(struct supervisor *, const struct executor_ops *,
@@ -269,6 +296,10 @@ struct executor_ops {
 extern const struct executor_ops exec_async_ops;
 extern const struct executor_ops exec_thread_ops;
 extern const struct executor_ops exec_thread_async_ops;
+extern const struct executor_ops exec_process_ops;
+extern const struct executor_ops exec_process_async_ops;
+void exec_process_setup(const char *runner, const char *cgroup_dir);
+const char *exec_process_tracking(void);
 const struct executor_ops *executor_ops(enum executor_kind);
 int thread_spawn(struct instance *, void *(*fn)(void *), char *err,
                  size_t errlen);
@@ -306,6 +337,7 @@ struct supervisor {
 	bool stuck;          /* a run did not stop and was abandoned */
 	bool gave_up;        /* failed: too many restarts within period */
 	unsigned restarts;
+	unsigned long output_dropped; /* over all past runs */
 	double since;      /* mono_now() when the state was entered */
 	double started_at; /* mono_now() of the current run's start */
 	double next_start; /* mono_now() the backoff ends */
@@ -337,6 +369,10 @@ struct supervisor *services_find(const char *name);
 void services_shutdown(void (*done)(void));
 bool services_any_stuck(void);
 void services_free(void);
+
+/* cgroup.c: where process services get cgroups of their own */
+char *cgroup_find_base(void);
+void cgroup_remove(const char *dir);
 
 /* control.c: the control socket */
 int control_open(struct ev_loop *, const char *path, int mode);

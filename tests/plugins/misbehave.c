@@ -10,12 +10,20 @@
  *            "ignore_stop" never stop (run loops; a loop callback blocks)
  *            "init_fail"   init() fails
  *            "start_fail"  start() fails
+ *            "segv", "abort", "_exit"   crash, abort, _exit(code)
+ *            "ignore_term" ignore SIGTERM and stop requests (process)
+ *            "fork"        fork a grandchild that leaves with setsid()
+ *                          and writes its pid to `pidfile`; run on
+ *            "flood"       write `flood_mb` MiB to stdout, then run on
  *   after  = 0.05;         seconds before the action
  *   code   = 3;
  *   notify = false;        call tend_ready() after `after`
  */
 #include <ev.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +68,8 @@ static int mb_init(struct tend_ctx *ctx)
 	tend_setting_double(ctx, "after", &m->after);
 	tend_setting_int(ctx, "code", &m->code);
 	tend_setting_bool(ctx, "notify", &m->notify);
+	if (is(m, "ignore_term"))
+		signal(SIGTERM, SIG_IGN);
 	if (is(m, "exit") && tend_setting_int(ctx, "code", &m->code) == 1)
 		m->code = 0;
 	m->t0 = now();
@@ -67,6 +77,48 @@ static int mb_init(struct tend_ctx *ctx)
 	tend_log(ctx, TEND_LOG_INFO, "up: action %s after %gs", m->action,
 	         m->after);
 	return is(m, "init_fail") ? -1 : 0;
+}
+
+/* A grandchild that leaves the session and lingers, as daemons do. */
+static void fork_away(struct mb *m)
+{
+	const char *pidfile = "/dev/null";
+	pid_t pid;
+
+	m->done = 1;
+	tend_setting_string(m->ctx, "pidfile", &pidfile);
+	pid = fork();
+	if (pid == 0) {
+		char buf[32];
+		int fd;
+		setsid();
+		snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+		fd = open(pidfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			(void)!write(fd, buf, strlen(buf));
+			close(fd);
+		}
+		for (;;)
+			pause();
+	}
+	tend_log(m->ctx, TEND_LOG_INFO, "forked %d", (int)pid);
+}
+
+static void flood(struct mb *m)
+{
+	char line[101];
+	long long mb = 10;
+	size_t total;
+
+	m->done = 1;
+	tend_setting_int(m->ctx, "flood_mb", &mb);
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	total = (size_t)mb << 20;
+	for (size_t n = 0; n < total; n += sizeof(line))
+		if (write(1, line, sizeof(line)) < 0)
+			break;
+	tend_log(m->ctx, TEND_LOG_INFO, "flooded %lld MiB", mb);
 }
 
 /*
@@ -99,6 +151,16 @@ static int step(struct mb *m, int *rc)
 		*rc = 0;
 		return 1;
 	}
+	if (is(m, "segv"))
+		*(volatile int *)NULL = 1;
+	if (is(m, "abort"))
+		abort();
+	if (is(m, "_exit"))
+		_exit((int)m->code);
+	if (is(m, "fork") && !m->done)
+		fork_away(m);
+	if (is(m, "flood") && !m->done)
+		flood(m);
 	if (!is(m, "stall"))
 		tend_heartbeat(m->ctx);
 	return 0;
@@ -113,9 +175,10 @@ static int mb_run(struct tend_ctx *ctx)
 	for (;;) {
 		if (step(m, &rc))
 			return rc;
-		if (tend_stopping(ctx) && !is(m, "ignore_stop"))
+		if (tend_stopping(ctx) && !is(m, "ignore_stop") &&
+		    !is(m, "ignore_term"))
 			return 0;
-		if (is(m, "ignore_stop"))
+		if (is(m, "ignore_stop") || is(m, "ignore_term"))
 			usleep(10000);
 		else
 			poll(&stop, 1, 10);

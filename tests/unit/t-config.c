@@ -375,10 +375,36 @@ static void test_errors(void)
 
 	refused("tend = { plugin_path = [ \".\" ]; };\n"
 	        "services = (\n"
-	        "  { name = \"a\"; plugin = \"p.so\";\n"
-	        "    executor = \"process\"; }\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"thread\";\n"
+	        "    user = \"root\"; }\n"
 	        ");\n",
-	        conf, 4, "executor", "not available", "process executor");
+	        conf, 4, "user", "only for the process executors",
+	        "a process option on a thread");
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"process\";\n"
+	        "    user = \"no-such-user-here\"; }\n"
+	        ");\n",
+	        conf, 4, "user", "no user named", "an unknown user");
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"process\";\n"
+	        "    rlimits = { nofile = -5; }; }\n"
+	        ");\n",
+	        conf, 4, "rlimits.nofile", "non-negative integer",
+	        "a negative rlimit");
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"process\";\n"
+	        "    workdir = \"p.so\"; }\n"
+	        ");\n",
+	        conf, 4, "workdir", "is not a directory", "a workdir that is a file");
+	refused("tend = { plugin_path = [ \".\" ]; };\n"
+	        "services = (\n"
+	        "  { name = \"a\"; plugin = \"p.so\"; executor = \"process\";\n"
+	        "    umask = \"0999\"; }\n"
+	        ");\n",
+	        conf, 4, "umask", "octal string", "a bad umask");
 }
 
 /* libconfig's message has no key: check the file and the line. */

@@ -1,6 +1,7 @@
 /*
  * Tests of the state machine in daemon/supervisor.c. This file is the
- * host: instance_new/instance_free, executor_ops and plugin_put are mocks
+ * host: instance_new/instance_free, executor_ops, plugin_put and
+ * service_config_clear are mocks
  * here, the executor only counts what it is asked to do, and its reports
  * are delivered by calling supervisor_event() directly. Timers (backoff,
  * stop deadline, watchdog) run on a real libev loop.
@@ -67,6 +68,15 @@ void instance_free(struct instance *in)
 }
 
 void plugin_put(struct plugin *p) { (void)p; }
+
+/* config.c's, which this test does not link: the parts a test sets */
+void service_config_clear(struct service_config *sc)
+{
+	free(sc->plugin);
+	free(sc->plugin_path);
+	free(sc->file);
+	setting_clear(&sc->settings);
+}
 
 static int mock_start(struct instance *in, char *err, size_t errlen)
 {

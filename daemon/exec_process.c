@@ -1,0 +1,580 @@
+/*
+ * The process and process-async executors: the plugin runs in a child, a
+ * fresh exec of tend-runner (see runner.c), so a crash, a leak or a hang
+ * hurts only that child. Host and child talk over a SOCK_SEQPACKET
+ * socketpair (proto.c); the child's stdout and stderr come back through
+ * pipes and are logged line by line under the service's name, at a
+ * bounded rate: what is over the rate is dropped and counted, so a child
+ * that floods its output cannot stall the daemon.
+ *
+ * Stopping: ask over the channel; after stop_timeout SIGTERM the child's
+ * process group (and cgroup), after another stop_timeout SIGKILL them.
+ * When the child is gone, whatever it left behind is killed: its process
+ * group, and its cgroup where tend has one, or else (tendd being a child
+ * subreaper) the orphans that carry its TEND_INSTANCE mark.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tendd.h"
+
+#define OUT_LINE_MAX 4096
+#define OUT_RATE_LINES 1000 /* per second and stream, then dropped */
+
+struct out_pipe {
+	ev_io io;
+	int fd;
+	bool is_err;
+	char buf[OUT_LINE_MAX];
+	size_t len;
+	struct instance *in;
+};
+
+struct proc_state {
+	ev_child child;
+	ev_io chan_io;
+	ev_timer kill_timer;
+	int chan;
+	int kill_stage; /* 0, then 1 after SIGTERM, 2 after SIGKILL */
+	struct out_pipe out, err;
+	struct exit_info told; /* what the child said before exiting */
+	bool has_told;
+	char mark[64]; /* TEND_INSTANCE=... */
+	double window;  /* the current second of output */
+	unsigned lines; /* logged in it */
+};
+
+static const char *runner_path = TEND_LIBEXECDIR "/tend-runner";
+static char *cgroup_base; /* NULL: no cgroup, use the subreaper */
+static unsigned long spawn_counter;
+
+void exec_process_setup(const char *runner, const char *cgroup_dir)
+{
+	if (runner)
+		runner_path = runner;
+	free(cgroup_base);
+	cgroup_base = cgroup_dir ? strdup(cgroup_dir) : NULL;
+}
+
+const char *exec_process_tracking(void)
+{
+	return cgroup_base ? "cgroup" : "subreaper";
+}
+
+static struct proc_state *state(struct instance *in) { return in->exec; }
+
+static void cgroup_path(const struct instance *in, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", cgroup_base, in->name);
+}
+
+/* Kill everything in the instance's cgroup, or the orphans it marked. */
+static void kill_leftovers(struct instance *in, int sig)
+{
+	char path[4096];
+	DIR *d;
+	struct dirent *e;
+
+	if (cgroup_base) {
+		int fd;
+		cgroup_path(in, path, sizeof(path));
+		strncat(path, "/cgroup.kill", sizeof(path) - strlen(path) - 1);
+		if (sig == SIGKILL && (fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0) {
+			(void)!write(fd, "1", 1);
+			close(fd);
+			return;
+		}
+		cgroup_path(in, path, sizeof(path));
+		strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);
+		FILE *f = fopen(path, "re");
+		long pid;
+		while (f && fscanf(f, "%ld", &pid) == 1)
+			kill((pid_t)pid, sig);
+		if (f)
+			fclose(f);
+		return;
+	}
+	/* orphans were re-parented to us: find those carrying our mark */
+	if ((d = opendir("/proc")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char env[8192];
+		long pid = atol(e->d_name);
+		ssize_t n;
+		int fd;
+
+		if (pid <= 0 || pid == in->pid)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			continue;
+		n = read(fd, env, sizeof(env) - 1);
+		close(fd);
+		for (ssize_t i = 0; n > 0 && i < n;) {
+			if (strcmp(env + i, state(in)->mark) == 0) {
+				kill((pid_t)pid, sig);
+				break;
+			}
+			i += (ssize_t)strnlen(env + i, (size_t)(n - i)) + 1;
+		}
+	}
+	closedir(d);
+}
+
+static void signal_all(struct instance *in, int sig)
+{
+	if (in->pid > 0)
+		kill(-in->pid, sig); /* its process group (it leads a session) */
+	kill_leftovers(in, sig);
+}
+
+/* Log one line of the child's output, unless over the rate. */
+static void emit_line(struct out_pipe *p, const char *line, size_t len)
+{
+	struct instance *in = p->in;
+	struct proc_state *st = state(in);
+	double now = mono_now();
+
+	if (now - st->window >= 1.0) {
+		if (in->output_dropped > in->output_dropped_logged) {
+			log_at(TEND_LOG_WARNING, in->name,
+			       "output over %d lines/s: dropped %lu lines",
+			       OUT_RATE_LINES,
+			       in->output_dropped - in->output_dropped_logged);
+			in->output_dropped_logged = in->output_dropped;
+		}
+		st->window = now;
+		st->lines = 0;
+	}
+	if (++st->lines > OUT_RATE_LINES) {
+		in->output_dropped++;
+		return;
+	}
+	log_at(p->is_err ? TEND_LOG_WARNING : TEND_LOG_INFO, in->name, "%.*s",
+	       (int)len, line);
+}
+
+static void split_lines(struct out_pipe *p, bool flush)
+{
+	char *start = p->buf, *nl;
+	size_t left = p->len;
+
+	while ((nl = memchr(start, '\n', left)) != NULL) {
+		emit_line(p, start, (size_t)(nl - start));
+		left -= (size_t)(nl - start) + 1;
+		start = nl + 1;
+	}
+	/* a line longer than the buffer is cut; a last line is flushed */
+	if (left == sizeof(p->buf) || (flush && left > 0)) {
+		emit_line(p, start, left);
+		left = 0;
+	}
+	memmove(p->buf, start, left);
+	p->len = left;
+}
+
+/* Read what is there, at most a bounded amount per wakeup. */
+static void drain_pipe(struct out_pipe *p, bool to_eof)
+{
+	for (int rounds = 0; p->fd >= 0 && (to_eof || rounds < 16); rounds++) {
+		ssize_t n = read(p->fd, p->buf + p->len, sizeof(p->buf) - p->len);
+		if (n > 0) {
+			p->len += (size_t)n;
+			split_lines(p, false);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0) { /* EOF: every writer is gone */
+			split_lines(p, true);
+			ev_io_stop(p->in->sv->loop, &p->io);
+			close(p->fd);
+			p->fd = -1;
+		}
+		return;
+	}
+}
+
+static void on_output(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop, (void)revents;
+	drain_pipe(w->data, false);
+}
+
+static void on_message(struct instance *in, json_t *msg)
+{
+	struct proc_state *st = state(in);
+	const char *t = proto_type(msg);
+
+	if (strcmp(t, "hb") == 0) {
+		in->last_beat = mono_now();
+	} else if (strcmp(t, "log") == 0) {
+		int level = (int)json_integer_value(json_object_get(msg, "level"));
+		const char *text = json_string_value(json_object_get(msg, "msg"));
+		if (level <= log_threshold && text)
+			log_write(level, in->name, "%s", text);
+	} else if (strcmp(t, "started") == 0) {
+		in->last_beat = mono_now();
+		events_post(in, IE_STARTED, NULL);
+	} else if (strcmp(t, "ready") == 0) {
+		if (!in->ready_sent++)
+			events_post(in, IE_READY, NULL);
+	} else if (strcmp(t, "fail") == 0 || strcmp(t, "startfail") == 0) {
+		const char *why = json_string_value(json_object_get(msg, "reason"));
+		st->told.kind = t[0] == 'f' ? EXIT_FAILED : EXIT_START_FAILED;
+		snprintf(st->told.reason, sizeof(st->told.reason), "%s",
+		         why ? why : "no reason given");
+		st->has_told = true;
+	}
+	json_decref(msg);
+}
+
+static void drain_channel(struct instance *in)
+{
+	json_t *msg;
+	while ((msg = proto_recv(state(in)->chan)) != NULL)
+		on_message(in, msg);
+}
+
+static void on_channel(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct instance *in = w->data;
+
+	(void)revents;
+	drain_channel(in);
+	if (errno != EAGAIN)
+		ev_io_stop(loop, w); /* closed: the exit will follow */
+}
+
+static void classify(struct instance *in, int status, struct exit_info *e)
+{
+	struct proc_state *st = state(in);
+
+	memset(e, 0, sizeof(*e));
+	if (st->has_told && (st->told.kind == EXIT_FAILED ||
+	                     WEXITSTATUS(status) == PROTO_EXIT_STARTFAIL)) {
+		*e = st->told;
+	} else if (WIFSIGNALED(status)) {
+		e->kind = EXIT_SIGNALED;
+		e->code = WTERMSIG(status);
+		e->core = WCOREDUMP(status);
+	} else if (WEXITSTATUS(status) == 0) {
+		e->kind = EXIT_CLEAN;
+	} else {
+		e->kind = EXIT_CODE;
+		e->code = WEXITSTATUS(status);
+	}
+}
+
+static void on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct instance *in = w->data;
+	struct proc_state *st = state(in);
+	struct exit_info info;
+
+	(void)revents;
+	ev_child_stop(loop, w);
+	ev_timer_stop(loop, &st->kill_timer);
+	drain_channel(in);
+	classify(in, w->rstatus, &info);
+	signal_all(in, SIGKILL); /* nothing it started may outlive it */
+	drain_pipe(&st->out, false);
+	drain_pipe(&st->err, false);
+	split_lines(&st->out, true);
+	split_lines(&st->err, true);
+	in->pid = 0;
+	events_post(in, IE_EXITED, &info);
+}
+
+static void on_kill_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct instance *in = w->data;
+	struct proc_state *st = state(in);
+
+	(void)loop, (void)revents;
+	if (in->pid <= 0)
+		return;
+	st->kill_stage = 2;
+	log_at(TEND_LOG_WARNING, in->name,
+	       "pid %d ignored SIGTERM for %gs: SIGKILL", (int)in->pid,
+	       in->sv->cfg.stop_timeout);
+	signal_all(in, SIGKILL);
+}
+
+/* An fd a child can be given with dup2 without clobbering another. */
+static int high_fd(int fd)
+{
+	int hi;
+	if (fd > PROTO_FD_PLUGIN)
+		return fd;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	close(fd);
+	return hi;
+}
+
+static char **child_env(const struct instance *in, const struct service_config *sc)
+{
+	size_t n = 0, max = sc->proc.nenv + 4;
+	char **env = calloc(max + 1, sizeof(char *));
+
+	if (env == NULL)
+		fatalx("out of memory");
+	env[n++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+	                  "/usr/bin:/sbin:/bin");
+	if (asprintf(&env[n++], "TEND_SERVICE=%s", in->name) < 0)
+		fatalx("out of memory");
+	env[n++] = strdup(state((struct instance *)in)->mark);
+	for (size_t i = 0; i < sc->proc.nenv; i++)
+		env[n++] = strdup(sc->proc.env[i]);
+	return env;
+}
+
+static void free_env(char **env)
+{
+	for (char **e = env; *e; e++)
+		free(*e);
+	free(env);
+}
+
+/* Move the child into its own cgroup before it runs any plugin code. */
+static void join_cgroup(struct instance *in)
+{
+	char path[4096], pid[32];
+	int fd;
+
+	if (cgroup_base == NULL)
+		return;
+	cgroup_path(in, path, sizeof(path));
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		log_warn("cannot create cgroup '%s'", path);
+		return;
+	}
+	strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);
+	snprintf(pid, sizeof(pid), "%d", (int)in->pid);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 ||
+	    write(fd, pid, strlen(pid)) < 0)
+		log_warn("cannot move pid %s into '%s'", pid, path);
+	if (fd >= 0)
+		close(fd);
+}
+
+static json_t *config_message(const struct instance *in,
+                              const struct service_config *sc)
+{
+	const struct proc_options *o = &sc->proc;
+	static const char *const limit_names[RLIMITS] = {
+	    "nofile", "core", "as", "nproc", "cpu", "fsize", "memlock", "stack"};
+	json_t *msg = json_pack(
+	    "{s:s, s:s, s:s, s:o, s:f}", "t", "config", "executor",
+	    executor_name(sc->executor), "file", sc->file, "settings",
+	    settings_to_json(&sc->settings), "heartbeat_every",
+	    sc->watchdog > 0 ? sc->watchdog / 4 : 0.0);
+	json_t *limits = json_object();
+
+	(void)in;
+	if (o->user)
+		json_object_set_new(msg, "user", json_string(o->user));
+	if (o->has_uid)
+		json_object_set_new(msg, "uid", json_integer(o->uid));
+	if (o->has_gid)
+		json_object_set_new(msg, "gid", json_integer(o->gid));
+	if (o->umask >= 0)
+		json_object_set_new(msg, "umask", json_integer(o->umask));
+	if (o->workdir)
+		json_object_set_new(msg, "workdir", json_string(o->workdir));
+	if (o->no_new_privs)
+		json_object_set_new(msg, "no_new_privs", json_true());
+	for (int i = 0; i < RLIMITS; i++)
+		if (o->rlimit[i] != RLIMIT_UNSET)
+			json_object_set_new(limits, limit_names[i],
+			                    json_integer(o->rlimit[i]));
+	json_object_set_new(msg, "rlimits", limits);
+	return msg;
+}
+
+static void watch_pipe(struct instance *in, struct out_pipe *p, int fd,
+                       bool is_err)
+{
+	p->fd = fd;
+	p->is_err = is_err;
+	p->in = in;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	ev_io_init(&p->io, on_output, fd, EV_READ);
+	p->io.data = p;
+	ev_io_start(in->sv->loop, &p->io);
+}
+
+static int process_start(struct instance *in, char *err, size_t errlen)
+{
+	const struct service_config *sc = &in->sv->cfg;
+	struct proc_state *st = calloc(1, sizeof(*st));
+	int chan[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, all;
+	char ppid[24];
+	char *argv[4];
+	char **env;
+	int rc;
+
+	if (st == NULL)
+		fatalx("out of memory");
+	in->exec = st;
+	st->out.fd = st->err.fd = st->chan = -1;
+	snprintf(st->mark, sizeof(st->mark), "TEND_INSTANCE=%d.%lu",
+	         (int)getpid(), ++spawn_counter);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot make the child's channels: %s",
+		         strerror(errno));
+		goto fail;
+	}
+	chan[1] = high_fd(chan[1]);
+	out[1] = high_fd(out[1]);
+	errp[1] = high_fd(errp[1]);
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, chan[1], PROTO_FD_CHANNEL);
+	posix_spawn_file_actions_adddup2(&fa, in->plugin->memfd,
+	                                 PROTO_FD_PLUGIN);
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+	                                    POSIX_SPAWN_SETSIGMASK |
+	                                    POSIX_SPAWN_SETSIGDEF);
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+	argv[0] = (char *)"tend-runner";
+	argv[1] = in->name;
+	argv[2] = ppid;
+	argv[3] = NULL;
+	env = child_env(in, sc);
+	rc = posix_spawn(&in->pid, runner_path, &fa, &attr, argv, env);
+	free_env(env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(chan[1]);
+	close(out[1]);
+	close(errp[1]);
+	chan[1] = out[1] = errp[1] = -1;
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot run '%s': %s", runner_path,
+		         strerror(rc));
+		in->pid = 0;
+		goto fail;
+	}
+	/* libev reaps every child: watch it before the loop runs again */
+	ev_child_init(&st->child, on_child, in->pid, 0);
+	st->child.data = in;
+	ev_child_start(in->sv->loop, &st->child);
+	join_cgroup(in);
+
+	st->chan = chan[0];
+	ev_io_init(&st->chan_io, on_channel, st->chan, EV_READ);
+	st->chan_io.data = in;
+	ev_io_start(in->sv->loop, &st->chan_io);
+	watch_pipe(in, &st->out, out[0], false);
+	watch_pipe(in, &st->err, errp[0], true);
+	ev_init(&st->kill_timer, on_kill_timer);
+	st->kill_timer.data = in;
+	proto_send(st->chan, config_message(in, sc));
+	return 0;
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (chan[i] >= 0)
+			close(chan[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	return -1;
+}
+
+static void process_stop(struct instance *in)
+{
+	struct proc_state *st = state(in);
+
+	in->stopping = 1;
+	if (st->chan >= 0)
+		proto_send(st->chan, json_pack("{s:s}", "t", "stop"));
+}
+
+/* Past stop_timeout: SIGTERM, and SIGKILL one stop_timeout later. */
+static bool process_kill(struct instance *in)
+{
+	struct proc_state *st = state(in);
+
+	if (in->pid <= 0 || st->kill_stage > 0)
+		return false;
+	st->kill_stage = 1;
+	log_at(TEND_LOG_WARNING, in->name,
+	       "pid %d did not stop within %gs: SIGTERM", (int)in->pid,
+	       in->sv->cfg.stop_timeout);
+	signal_all(in, SIGTERM);
+	ev_timer_set(&st->kill_timer, in->sv->cfg.stop_timeout, 0.);
+	ev_timer_start(in->sv->loop, &st->kill_timer);
+	return false;
+}
+
+static void process_reap(struct instance *in)
+{
+	struct proc_state *st = state(in);
+	struct ev_loop *loop = in->sv->loop;
+	char path[4096];
+
+	ev_child_stop(loop, &st->child);
+	ev_timer_stop(loop, &st->kill_timer);
+	ev_io_stop(loop, &st->chan_io);
+	if (st->chan >= 0)
+		close(st->chan);
+	for (struct out_pipe *p = &st->out; p; p = p == &st->out ? &st->err : NULL) {
+		if (p->fd >= 0) {
+			ev_io_stop(loop, &p->io);
+			close(p->fd);
+			p->fd = -1;
+		}
+	}
+	if (cgroup_base) {
+		cgroup_path(in, path, sizeof(path));
+		rmdir(path); /* EBUSY while killed processes die: kept */
+	}
+}
+
+/* The plugin's calls end in the child; nothing to do here. */
+static void process_self_end(struct instance *in) { (void)in; }
+
+const struct executor_ops exec_process_ops = {
+    .name = "process",
+    .start = process_start,
+    .stop = process_stop,
+    .kill = process_kill,
+    .reap = process_reap,
+    .self_end = process_self_end,
+};
+
+const struct executor_ops exec_process_async_ops = {
+    .name = "process-async",
+    .start = process_start,
+    .stop = process_stop,
+    .kill = process_kill,
+    .reap = process_reap,
+    .self_end = process_self_end,
+};

@@ -1,0 +1,469 @@
+/*
+ * tend-runner: the child side of the process and process-async executors.
+ *
+ * tendd spawns a fresh runner per instance (never a bare fork of the
+ * multi-threaded daemon). The runner finds its channel to tendd on fd 3
+ * and a private copy of its plugin on fd 4, receives its settings, drops
+ * privileges and applies limits as configured, then dlopen()s the plugin
+ * and runs run() (process) or its own libev loop with start()
+ * (process-async). Everything the plugin asks of the host goes over the
+ * channel; a crash here is the child's alone.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tendd.h"
+
+struct child {
+	struct tend_ctx ctx; /* first, as in the host */
+	const struct tend_plugin *api;
+	struct setting settings;
+	char name[NAME_MAX_LEN + 8];
+	char file[512];
+	int chan;
+	int stop_fd;
+	_Atomic int stopping;
+	_Atomic int ended;
+	int end_status; /* tend_exit's; -1 after tend_fail */
+	double hb_every, last_hb;
+	void *data;
+	struct ev_loop *loop;
+	ev_io chan_watcher;
+	pthread_mutex_t send_lock; /* run() plugins may log from any thread */
+};
+
+static struct child me = {.chan = PROTO_FD_CHANNEL,
+                          .send_lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void say(json_t *msg)
+{
+	pthread_mutex_lock(&me.send_lock);
+	if (proto_send(me.chan, msg) < 0 && errno == EPIPE)
+		_exit(1); /* tendd is gone; PDEATHSIG will follow anyway */
+	pthread_mutex_unlock(&me.send_lock);
+}
+
+/* Could not start: say why, and exit with the agreed status. */
+__attribute__((format(printf, 1, 2), noreturn)) static void
+start_failed(const char *fmt, ...)
+{
+	char reason[REASON_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	say(json_pack("{s:s, s:s}", "t", "startfail", "reason", reason));
+	_exit(PROTO_EXIT_STARTFAIL);
+}
+
+/* The host table, child side. */
+
+static int get(const char *key, enum setting_type want,
+               const struct setting **out)
+{
+	const struct setting *s = setting_lookup(&me.settings, key);
+
+	if (s == NULL)
+		return 1;
+	if (s->type != want && !(want == SETTING_FLOAT && s->type == SETTING_INT)) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%.512s: settings.%.256s: must be %s, not %s",
+		         me.file, key, setting_type_name(want),
+		         setting_type_name(s->type));
+		say(json_pack("{s:s, s:i, s:s}", "t", "log", "level",
+		              TEND_LOG_ERROR, "msg", msg));
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+static int c_int(struct tend_ctx *c, const char *k, long long *out)
+{
+	const struct setting *s;
+	int rc = get(k, SETTING_INT, &s);
+	(void)c;
+	if (rc == 0)
+		*out = s->v.i;
+	return rc;
+}
+
+static int c_double(struct tend_ctx *c, const char *k, double *out)
+{
+	const struct setting *s;
+	int rc = get(k, SETTING_FLOAT, &s);
+	(void)c;
+	if (rc == 0)
+		*out = s->type == SETTING_INT ? (double)s->v.i : s->v.d;
+	return rc;
+}
+
+static int c_string(struct tend_ctx *c, const char *k, const char **out)
+{
+	const struct setting *s;
+	int rc = get(k, SETTING_STRING, &s);
+	(void)c;
+	if (rc == 0)
+		*out = s->v.s;
+	return rc;
+}
+
+static int c_bool(struct tend_ctx *c, const char *k, int *out)
+{
+	const struct setting *s;
+	int rc = get(k, SETTING_BOOL, &s);
+	(void)c;
+	if (rc == 0)
+		*out = s->v.b;
+	return rc;
+}
+
+static void c_vlog(struct tend_ctx *c, int level, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX];
+	(void)c;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	say(json_pack("{s:s, s:i, s:s}", "t", "log", "level", level, "msg",
+	              msg));
+}
+
+static void c_ready(struct tend_ctx *c)
+{
+	(void)c;
+	say(json_pack("{s:s}", "t", "ready"));
+}
+
+/* At most one message per hb_every: a busy loop must not flood tendd. */
+static void c_heartbeat(struct tend_ctx *c)
+{
+	double now = mono_now();
+	(void)c;
+	if (me.hb_every <= 0 || now - me.last_hb < me.hb_every)
+		return;
+	me.last_hb = now;
+	say(json_pack("{s:s}", "t", "hb"));
+}
+
+static int c_stopping(struct tend_ctx *c)
+{
+	(void)c;
+	return me.stopping;
+}
+
+static int c_stop_fd(struct tend_ctx *c)
+{
+	(void)c;
+	return me.stop_fd;
+}
+
+static struct ev_loop *c_loop(struct tend_ctx *c)
+{
+	(void)c;
+	return me.loop;
+}
+
+static int c_send(struct tend_ctx *c, const char *to, const void *d, size_t n)
+{
+	(void)c, (void)to, (void)d, (void)n;
+	errno = ENOSYS; /* NEEDSWORK: messaging between services */
+	return -1;
+}
+
+static int c_watch(struct tend_ctx *c, const char *name)
+{
+	(void)c, (void)name;
+	errno = ENOSYS; /* NEEDSWORK: lifecycle subscriptions */
+	return -1;
+}
+
+static void end(int status, const char *reason)
+{
+	if (me.ended++)
+		return;
+	me.end_status = status;
+	if (reason)
+		say(json_pack("{s:s, s:s}", "t", "fail", "reason", reason));
+	me.stopping = 1;
+	if (me.loop)
+		ev_break(me.loop, EVBREAK_ALL);
+}
+
+static void c_vfail(struct tend_ctx *c, const char *fmt, va_list ap)
+{
+	char reason[REASON_MAX];
+	(void)c;
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	end(-1, reason);
+}
+
+static void c_exit(struct tend_ctx *c, int status)
+{
+	(void)c;
+	end(status, NULL);
+}
+
+static void *c_data(struct tend_ctx *c)
+{
+	(void)c;
+	return me.data;
+}
+
+static void c_set_data(struct tend_ctx *c, void *d)
+{
+	(void)c;
+	me.data = d;
+}
+
+static const char *c_name(struct tend_ctx *c)
+{
+	(void)c;
+	return me.name;
+}
+
+static const struct tend_host host_table = {
+    .abi = TEND_ABI_VERSION,
+    .size = sizeof(struct tend_host),
+    .setting_int = c_int,
+    .setting_double = c_double,
+    .setting_string = c_string,
+    .setting_bool = c_bool,
+    .vlog = c_vlog,
+    .ready = c_ready,
+    .heartbeat = c_heartbeat,
+    .stopping = c_stopping,
+    .stop_fd = c_stop_fd,
+    .loop = c_loop,
+    .send = c_send,
+    .watch = c_watch,
+    .vfail = c_vfail,
+    .data = c_data,
+    .set_data = c_set_data,
+    .name = c_name,
+    .exit = c_exit,
+};
+
+/* A message from tendd. */
+static void on_message(json_t *msg)
+{
+	if (strcmp(proto_type(msg), "stop") == 0) {
+		uint64_t one = 1;
+		me.stopping = 1;
+		(void)!write(me.stop_fd, &one, sizeof(one));
+		if (me.loop)
+			ev_break(me.loop, EVBREAK_ALL);
+	}
+	json_decref(msg);
+}
+
+/* process: a thread reads the channel while run() blocks. */
+static void *channel_reader(void *arg)
+{
+	struct pollfd p = {.fd = me.chan, .events = POLLIN};
+	(void)arg;
+	for (;;) {
+		json_t *msg;
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return NULL;
+		while ((msg = proto_recv(me.chan)) != NULL)
+			on_message(msg);
+		if (errno == 0)
+			_exit(1); /* channel closed: tendd is gone */
+	}
+}
+
+static void on_channel(struct ev_loop *loop, ev_io *w, int revents)
+{
+	json_t *msg;
+	(void)loop, (void)w, (void)revents;
+	while ((msg = proto_recv(me.chan)) != NULL)
+		on_message(msg);
+	if (errno == 0)
+		_exit(1);
+}
+
+static void set_limit(json_t *limits, const char *key, int resource)
+{
+	json_t *v = json_object_get(limits, key);
+	struct rlimit rl;
+
+	if (v == NULL)
+		return;
+	rl.rlim_cur = rl.rlim_max = json_integer_value(v) < 0
+	                                ? RLIM_INFINITY
+	                                : (rlim_t)json_integer_value(v);
+	if (setrlimit(resource, &rl) < 0)
+		start_failed("cannot set rlimit %s: %s", key, strerror(errno));
+}
+
+/* The process options, in an order that keeps each step permitted. */
+static void apply_options(json_t *o)
+{
+	json_t *limits = json_object_get(o, "rlimits");
+	const char *workdir = json_string_value(json_object_get(o, "workdir"));
+	const char *user = json_string_value(json_object_get(o, "user"));
+	json_t *uid = json_object_get(o, "uid"), *gid = json_object_get(o, "gid");
+	json_t *mask = json_object_get(o, "umask");
+
+	if (limits) {
+		set_limit(limits, "nofile", RLIMIT_NOFILE);
+		set_limit(limits, "core", RLIMIT_CORE);
+		set_limit(limits, "as", RLIMIT_AS);
+		set_limit(limits, "nproc", RLIMIT_NPROC);
+		set_limit(limits, "cpu", RLIMIT_CPU);
+		set_limit(limits, "fsize", RLIMIT_FSIZE);
+		set_limit(limits, "memlock", RLIMIT_MEMLOCK);
+		set_limit(limits, "stack", RLIMIT_STACK);
+	}
+	if (mask)
+		umask((mode_t)json_integer_value(mask));
+	if (gid) {
+		gid_t g = (gid_t)json_integer_value(gid);
+		if ((user ? initgroups(user, g) : setgroups(1, &g)) < 0 ||
+		    setgid(g) < 0)
+			start_failed("cannot change group to %d: %s", (int)g,
+			             strerror(errno));
+	}
+	if (uid && setuid((uid_t)json_integer_value(uid)) < 0)
+		start_failed("cannot change user to %d: %s",
+		             (int)json_integer_value(uid), strerror(errno));
+	if (workdir && chdir(workdir) < 0)
+		start_failed("cannot change directory to '%s': %s", workdir,
+		             strerror(errno));
+	if (json_is_true(json_object_get(o, "no_new_privs")) &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		start_failed("cannot set no_new_privs: %s", strerror(errno));
+}
+
+static void load_plugin(void)
+{
+	char proc[64];
+	void *h;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", PROTO_FD_PLUGIN);
+	h = dlopen(proc, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL)
+		start_failed("cannot load plugin: %s", dlerror());
+	me.api = dlsym(h, "tend_plugin");
+	if (me.api == NULL)
+		start_failed("not a tend plugin: no 'tend_plugin' symbol");
+	/* tendd checked this copy's descriptor; check the ABI once more */
+	if (me.api->abi != TEND_ABI_VERSION)
+		start_failed("plugin ABI %u, runner ABI %d", me.api->abi,
+		             TEND_ABI_VERSION);
+}
+
+static json_t *receive_config(void)
+{
+	struct pollfd p = {.fd = me.chan, .events = POLLIN};
+	json_t *msg = NULL;
+
+	while (msg == NULL) {
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			_exit(1);
+		msg = proto_recv(me.chan);
+		if (msg == NULL && errno != EAGAIN)
+			_exit(1);
+	}
+	if (strcmp(proto_type(msg), "config") != 0)
+		start_failed("expected a config message");
+	return msg;
+}
+
+static int run_blocking(void)
+{
+	pthread_t reader;
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_create(&reader, NULL, channel_reader, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	say(json_pack("{s:s}", "t", "started"));
+	rc = me.api->run(&me.ctx);
+	if (me.api->fini)
+		me.api->fini(&me.ctx);
+	return rc;
+}
+
+static int run_loop(void)
+{
+	me.loop = ev_default_loop(EVFLAG_AUTO);
+	ev_io_init(&me.chan_watcher, on_channel, me.chan, EV_READ);
+	ev_io_start(me.loop, &me.chan_watcher);
+	if (me.api->start(&me.ctx) != 0) {
+		if (me.api->fini)
+			me.api->fini(&me.ctx);
+		start_failed("start() failed");
+	}
+	say(json_pack("{s:s}", "t", "started"));
+	if (!me.ended && !me.stopping)
+		ev_run(me.loop, 0);
+	if (me.api->stop)
+		me.api->stop(&me.ctx);
+	if (me.api->fini)
+		me.api->fini(&me.ctx);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	json_t *cfg;
+	bool blocking;
+	pid_t parent;
+	int rc;
+
+	if (argc != 3) {
+		fprintf(stderr, "tend-runner: started by tendd only\n");
+		return 64;
+	}
+	/* die with tendd; and if it died already, do not start at all */
+	parent = (pid_t)atol(argv[2]);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	snprintf(me.name, sizeof(me.name), "%s", argv[1]);
+	me.ctx.host = &host_table;
+	me.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	cfg = receive_config();
+	blocking = json_is_string(json_object_get(cfg, "executor")) &&
+	           strcmp(json_string_value(json_object_get(cfg, "executor")),
+	                  "process") == 0;
+	snprintf(me.file, sizeof(me.file), "%s",
+	         json_string_value(json_object_get(cfg, "file")) ?: "?");
+	me.hb_every = json_real_value(json_object_get(cfg, "heartbeat_every"));
+	if (settings_from_json(&me.settings, NULL,
+	                       json_object_get(cfg, "settings")) < 0)
+		start_failed("bad settings");
+	apply_options(cfg);
+	load_plugin();
+	json_decref(cfg);
+
+	if (me.api->init && me.api->init(&me.ctx) != 0) {
+		if (me.api->fini)
+			me.api->fini(&me.ctx);
+		start_failed("init() failed");
+	}
+	rc = blocking ? run_blocking() : run_loop();
+	if (me.ended)
+		rc = me.end_status < 0 ? 1 : me.end_status;
+	/* no exit(): atexit handlers and destructors may be the plugin's */
+	_exit(rc & 0xff);
+}
