@@ -46,6 +46,7 @@ struct proc_state {
 	ev_child child;
 	ev_io chan_io;
 	ev_timer kill_timer;
+	ev_timer drop_timer; /* says how much output was dropped */
 	int chan;
 	int kill_stage; /* 0, then 1 after SIGTERM, 2 after SIGKILL */
 	struct out_pipe out, err;
@@ -140,6 +141,22 @@ static void signal_all(struct instance *in, int sig)
 	kill_leftovers(in, sig);
 }
 
+static void report_dropped(struct instance *in)
+{
+	if (in->output_dropped == in->output_dropped_logged)
+		return;
+	log_at(TEND_LOG_WARNING, in->name,
+	       "output over %d lines/s: dropped %lu lines", OUT_RATE_LINES,
+	       in->output_dropped - in->output_dropped_logged);
+	in->output_dropped_logged = in->output_dropped;
+}
+
+static void on_drop_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	report_dropped(w->data);
+}
+
 /* Log one line of the child's output, unless over the rate. */
 static void emit_line(struct out_pipe *p, const char *line, size_t len)
 {
@@ -148,18 +165,16 @@ static void emit_line(struct out_pipe *p, const char *line, size_t len)
 	double now = mono_now();
 
 	if (now - st->window >= 1.0) {
-		if (in->output_dropped > in->output_dropped_logged) {
-			log_at(TEND_LOG_WARNING, in->name,
-			       "output over %d lines/s: dropped %lu lines",
-			       OUT_RATE_LINES,
-			       in->output_dropped - in->output_dropped_logged);
-			in->output_dropped_logged = in->output_dropped;
-		}
 		st->window = now;
 		st->lines = 0;
 	}
 	if (++st->lines > OUT_RATE_LINES) {
-		in->output_dropped++;
+		/* said once a second at most, not once a line */
+		if (in->output_dropped++ == in->output_dropped_logged &&
+		    !ev_is_active(&st->drop_timer)) {
+			ev_timer_set(&st->drop_timer, 1.0, 0.);
+			ev_timer_start(in->sv->loop, &st->drop_timer);
+		}
 		return;
 	}
 	log_at(p->is_err ? TEND_LOG_WARNING : TEND_LOG_INFO, in->name, "%.*s",
@@ -294,6 +309,8 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 	drain_pipe(&st->err, false);
 	split_lines(&st->out, true);
 	split_lines(&st->err, true);
+	ev_timer_stop(loop, &st->drop_timer);
+	report_dropped(in);
 	in->pid = 0;
 	events_post(in, IE_EXITED, &info);
 }
@@ -494,6 +511,8 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	watch_pipe(in, &st->err, errp[0], true);
 	ev_init(&st->kill_timer, on_kill_timer);
 	st->kill_timer.data = in;
+	ev_init(&st->drop_timer, on_drop_timer);
+	st->drop_timer.data = in;
 	proto_send(st->chan, config_message(in, sc));
 	return 0;
 fail:
@@ -542,6 +561,7 @@ static void process_reap(struct instance *in)
 
 	ev_child_stop(loop, &st->child);
 	ev_timer_stop(loop, &st->kill_timer);
+	ev_timer_stop(loop, &st->drop_timer);
 	ev_io_stop(loop, &st->chan_io);
 	if (st->chan >= 0)
 		close(st->chan);

@@ -453,6 +453,16 @@ int main(int argc, char **argv)
 	                       json_object_get(cfg, "settings")) < 0)
 		start_failed("bad settings");
 	apply_options(cfg);
+	/*
+	 * A crash of the plugin is the child's death by that signal, which
+	 * tendd reports as such: no handler (a sanitizer's, say) may turn it
+	 * into an ordinary exit.
+	 */
+	signal(SIGSEGV, SIG_DFL);
+	signal(SIGBUS, SIG_DFL);
+	signal(SIGFPE, SIG_DFL);
+	signal(SIGILL, SIG_DFL);
+	signal(SIGABRT, SIG_DFL);
 	load_plugin();
 	json_decref(cfg);
 

@@ -8,6 +8,7 @@
  *            "exit"        finish with tend_exit(code), code 0 by default
  *            "stall"       stop heartbeating after `after`, still stoppable
  *            "ignore_stop" never stop (run loops; a loop callback blocks)
+ *            "hang"        ignore_stop, and stop heartbeating
  *            "init_fail"   init() fails
  *            "start_fail"  start() fails
  *            "segv", "abort", "_exit"   crash, abort, _exit(code)
@@ -152,7 +153,7 @@ static int step(struct mb *m, int *rc)
 		return 1;
 	}
 	if (is(m, "segv"))
-		*(volatile int *)NULL = 1;
+		raise(SIGSEGV); /* as a wild pointer would, minus UBSan */
 	if (is(m, "abort"))
 		abort();
 	if (is(m, "_exit"))
@@ -161,7 +162,7 @@ static int step(struct mb *m, int *rc)
 		fork_away(m);
 	if (is(m, "flood") && !m->done)
 		flood(m);
-	if (!is(m, "stall"))
+	if (!is(m, "stall") && !is(m, "hang"))
 		tend_heartbeat(m->ctx);
 	return 0;
 }
@@ -176,9 +177,9 @@ static int mb_run(struct tend_ctx *ctx)
 		if (step(m, &rc))
 			return rc;
 		if (tend_stopping(ctx) && !is(m, "ignore_stop") &&
-		    !is(m, "ignore_term"))
+		    !is(m, "ignore_term") && !is(m, "hang"))
 			return 0;
-		if (is(m, "ignore_stop") || is(m, "ignore_term"))
+		if (is(m, "ignore_stop") || is(m, "ignore_term") || is(m, "hang"))
 			usleep(10000);
 		else
 			poll(&stop, 1, 10);
