@@ -204,7 +204,7 @@ static int mb_start(struct tend_ctx *ctx)
 
 	if (is(m, "start_fail"))
 		return -1;
-	ev_timer_init(&m->tick, on_tick, 0.01, 0.01);
+	ev_timer_init(&m->tick, on_tick, 0., 0.01);
 	m->tick.data = m;
 	ev_timer_start(tend_loop(ctx), &m->tick);
 	return 0;
