@@ -22,6 +22,12 @@ services = (
   { name = "ta"; plugin = "misbehave.so"; executor = "thread-async";
     restart = { backoff = "fixed"; delay = 0.01; intensity = 100; };
     settings = { action = "fail"; after = 0.05; }; },
+  { name = "p"; plugin = "misbehave.so"; executor = "process";
+    restart = { backoff = "immediate"; intensity = 100; };
+    settings = { action = "segv"; after = 0.05; }; },
+  { name = "pa"; plugin = "misbehave.so"; executor = "process-async";
+    restart = { backoff = "immediate"; intensity = 100; };
+    settings = { action = "fail"; after = 0.05; }; },
   { name = "w"; plugin = "worker.so"; executor = "thread";
     settings = { interval = 0.05; }; }
 );
@@ -33,7 +39,7 @@ valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--log-file="$T/valgrind" "$TENDD" -c "$T/tend.conf" >>"$T/log" 2>&1 &
 TENDD_PID=$!
 check "tendd starts under valgrind" wait_for 60 tctl status
-for s in a t ta; do
+for s in a t ta p pa; do
 	check "$s crashes and is restarted (3 times)" \
 		wait_for 60 eval "[ \"\$(field $s restarts)\" -ge 3 ]"
 done
