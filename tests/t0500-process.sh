@@ -36,6 +36,9 @@ services = (
   { name = "flood"; plugin = "misbehave.so"; executor = "process-async";
     restart = { policy = "temporary"; };
     settings = { action = "flood"; flood_mb = 10; after = 0.0; }; },
+  { name = "notify"; plugin = "misbehave.so"; executor = "process";
+    ready = "notify";
+    settings = { action = "none"; notify = true; after = 1.0; }; },
   { name = "initfail"; plugin = "misbehave.so"; executor = "process";
     restart = { policy = "temporary"; };
     settings = { action = "init_fail"; }; }
@@ -44,6 +47,8 @@ EOF2
 	start_tendd || return 1
 	like "$(cat "$T/log")" "tracked by $mode" "$mode: process services are tracked by $mode"
 	local host=$TENDD_PID
+	check "$mode: ready = notify: running until the child says ready" wait_for 10 state_is notify running
+	check "$mode: ... then ready once tend_ready() is called" wait_for 10 state_is notify ready
 	wait_for 10 state_is bystander ready
 	wait_for 10 state_is calm ready
 	local by=$(field bystander pid) calm=$(field calm pid)
@@ -100,8 +105,12 @@ EOF2
 
 	stop_tendd TERM
 	is "$TENDD_STATUS" 0 "$mode: tendd exits 0"
-	[ ! -d "/proc/$by" ] && [ ! -d "/proc/$calm" ]
+	gone() { [ ! -d "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+	gone "$by" && gone "$calm"
 	ok $? "$mode: no child is left after shutdown"
+	for p in $by $calm; do
+		gone $p || diag "left: $(cat /proc/$p/status 2>/dev/null | head -7 | tr '\n' ' ')"
+	done
 	check_clean_log
 	rm -f "$T/grandchild"
 }
