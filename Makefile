@@ -42,9 +42,9 @@ LIBS = -lev -lconfig -ljansson -lm -ldl -lpthread
 # The daemon, one file per concept (see README.md, "Source layout").
 DAEMON = main host supervisor backoff exit events services config settings \
          plugin errors log clock control exec exec_async exec_thread \
-         exec_thread_async exec_process proto cgroup
+         exec_thread_async exec_process proto cgroup utf8
 # The child side of the process executors.
-RUNNER = runner proto settings clock
+RUNNER = runner proto settings clock utf8
 RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
 PLUGINS = ticker worker

@@ -73,6 +73,13 @@ static int line_of(const config_setting_t *s)
 	return s ? (int)config_setting_source_line(s) : 0;
 }
 
+/* The file a setting was read from: @include makes it another one. */
+static const char *file_of(const struct loader *ld, const config_setting_t *s)
+{
+	const char *f = s ? config_setting_source_file(s) : NULL;
+	return f ? f : ld->file;
+}
+
 __attribute__((format(printf, 4, 5))) static void
 fail(struct loader *ld, const config_setting_t *at, const char *key,
      const char *fmt, ...)
@@ -82,7 +89,7 @@ fail(struct loader *ld, const config_setting_t *at, const char *key,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	errors_add(ld->errs, ld->file, line_of(at), "%s: %s", key, msg);
+	errors_add(ld->errs, file_of(ld, at), line_of(at), "%s: %s", key, msg);
 }
 
 static const char *type_name(const config_setting_t *s)
@@ -733,7 +740,7 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 	int v;
 
 	service_defaults(&sc, cfg);
-	sc.file = xstrdup(ld->file);
+	sc.file = xstrdup(file_of(ld, svc));
 	sc.line = line_of(svc);
 	if (config_setting_type(svc) != CONFIG_TYPE_GROUP) {
 		fail(ld, svc, "services",

@@ -22,10 +22,13 @@
 
 #define CONTROL_VERSION 1
 #define CONTROL_LINE_MAX 65536
-#define CONTROL_CLIENTS_MAX 64
+#define CONTROL_CLIENTS_MAX 256
+#define CONTROL_OUT_MAX (16 << 20) /* replies a client has not read */
+#define CONTROL_IDLE 10.0          /* seconds a silent client is kept */
 
 struct conn {
 	ev_io io;
+	ev_timer idle;
 	int fd;
 	uid_t uid;
 	char in[CONTROL_LINE_MAX];
@@ -51,23 +54,47 @@ static void conn_free(struct conn *c)
 		;
 	*at = c->next;
 	ev_io_stop(loop, &c->io);
+	ev_timer_stop(loop, &c->idle);
 	close(c->fd);
 	free(c->out);
 	free(c);
 	nconns--;
 }
 
+/* Watch for what the connection waits for: to write, else to read. */
+static void conn_watch(struct conn *c)
+{
+	int want = c->outlen > c->outoff ? EV_WRITE : EV_READ;
+
+	if (c->io.events == want && ev_is_active(&c->io))
+		return;
+	ev_io_stop(loop, &c->io);
+	ev_io_set(&c->io, c->fd, want);
+	ev_io_start(loop, &c->io);
+}
+
 static void queue_reply(struct conn *c, json_t *reply)
 {
-	char *text;
+	static const char fallback[] =
+	    "{\"v\":1,\"ok\":false,\"error\":\"cannot encode the reply\"}";
+	char *text = NULL;
 	size_t len;
 
-	json_object_set_new(reply, "v", json_integer(CONTROL_VERSION));
-	text = json_dumps(reply, JSON_COMPACT);
-	json_decref(reply);
+	if (reply) {
+		json_object_set_new(reply, "v", json_integer(CONTROL_VERSION));
+		text = json_dumps(reply, JSON_COMPACT);
+		json_decref(reply);
+	}
+	if (text == NULL)
+		text = strdup(fallback);
 	if (text == NULL)
 		fatalx("out of memory");
 	len = strlen(text);
+	if (c->outlen + len + 1 > CONTROL_OUT_MAX) {
+		free(text); /* it does not read its replies: stop answering */
+		c->closing = true;
+		return;
+	}
 	char *grown = realloc(c->out, c->outlen + len + 1);
 	if (grown == NULL)
 		fatalx("out of memory");
@@ -76,9 +103,7 @@ static void queue_reply(struct conn *c, json_t *reply)
 	c->out[c->outlen + len] = '\n';
 	c->outlen += len + 1;
 	free(text);
-	ev_io_stop(loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_READ | EV_WRITE);
-	ev_io_start(loop, &c->io);
+	conn_watch(c);
 }
 
 static json_t *error_reply(const char *fmt, ...)
@@ -90,7 +115,7 @@ static json_t *error_reply(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	return json_pack("{s:b, s:s}", "ok", 0, "error", utf8_sanitize(msg));
 }
 
 static json_t *describe(const struct supervisor *sv, double now)
@@ -100,8 +125,10 @@ static json_t *describe(const struct supervisor *sv, double now)
 	          sv->state == SV_READY || sv->state == SV_STOPPING;
 	json_t *o;
 
-	if (sv->has_last)
+	if (sv->has_last) {
 		exit_describe(&sv->last, last, sizeof(last));
+		utf8_sanitize(last);
+	}
 	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:I, s:s*, s:b}",
 	              "name", sv->cfg.name, "state", sv_state_name(sv->state),
 	              "executor", executor_name(sv->cfg.executor), "pid",
@@ -130,8 +157,14 @@ static json_t *cmd_status(json_t *req)
 
 	for (size_t i = 0; i < services_count(); i++) {
 		struct supervisor *sv = services_at(i);
-		if (name == NULL || strcmp(name, sv->cfg.name) == 0)
-			json_array_append_new(list, describe(sv, now));
+		json_t *one;
+		if (name != NULL && strcmp(name, sv->cfg.name) != 0)
+			continue;
+		one = describe(sv, now);
+		if (one == NULL) /* never drop a service from the list */
+			one = json_pack("{s:s, s:s}", "name", sv->cfg.name,
+			                "state", sv_state_name(sv->state));
+		json_array_append_new(list, one);
 	}
 	if (name && json_array_size(list) == 0) {
 		json_decref(list);
@@ -154,6 +187,8 @@ static json_t *cmd_change(json_t *req, struct conn *c, const char *cmd)
 	sv = services_find(name);
 	if (sv == NULL)
 		return error_reply("no service named '%s'", name);
+	if (services_shutting_down())
+		return error_reply("tendd is shutting down");
 	if (strcmp(cmd, "start") == 0)
 		supervisor_start(sv);
 	else if (strcmp(cmd, "stop") == 0)
@@ -191,37 +226,44 @@ static json_t *handle(struct conn *c, const char *line, size_t len)
 	return reply;
 }
 
-static void on_readable(struct conn *c)
+/*
+ * Answer the complete requests read so far, one at a time: the next is
+ * read only once the reply to this one is written, so a client that does
+ * not read its replies cannot make them pile up.
+ */
+static void process_input(struct conn *c)
 {
-	ssize_t n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 	char *nl;
 
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		c->inlen = 0;
-		if (c->outlen == c->outoff) {
-			conn_free(c);
-			return;
-		}
-		c->closing = true; /* finish writing, then close */
-		ev_io_stop(loop, &c->io);
-		ev_io_set(&c->io, c->fd, EV_WRITE);
-		ev_io_start(loop, &c->io);
-		return;
-	}
-	c->inlen += (size_t)n;
-	while (!c->closing && (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
+	if (!c->closing && c->outlen == c->outoff &&
+	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
 		size_t len = (size_t)(nl - c->in);
 		queue_reply(c, handle(c, c->in, len));
 		memmove(c->in, nl + 1, c->inlen - len - 1);
 		c->inlen -= len + 1;
 	}
-	if (!c->closing && c->inlen == sizeof(c->in)) {
+	if (!c->closing && c->outlen == c->outoff &&
+	    c->inlen == sizeof(c->in)) {
 		c->closing = true;
 		queue_reply(c, error_reply("request longer than %d bytes",
 		                           CONTROL_LINE_MAX));
 	}
+}
+
+/* Returns false when the connection is gone. */
+static bool on_readable(struct conn *c)
+{
+	ssize_t n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		conn_free(c); /* the client is gone, or closed its side */
+		return false;
+	}
+	c->inlen += (size_t)n;
+	process_input(c);
+	return true;
 }
 
 static void on_writable(struct conn *c)
@@ -241,9 +283,12 @@ static void on_writable(struct conn *c)
 		conn_free(c);
 		return;
 	}
-	ev_io_stop(loop, &c->io);
-	ev_io_set(&c->io, c->fd, EV_READ);
-	ev_io_start(loop, &c->io);
+	process_input(c); /* a request may be waiting already */
+	if (c->closing && c->outlen == 0) {
+		conn_free(c);
+		return;
+	}
+	conn_watch(c);
 }
 
 static void on_conn(struct ev_loop *l, ev_io *w, int revents)
@@ -251,12 +296,24 @@ static void on_conn(struct ev_loop *l, ev_io *w, int revents)
 	struct conn *c = w->data;
 
 	(void)l;
+	ev_timer_again(loop, &c->idle);
 	if (revents & EV_WRITE) {
 		on_writable(c);
 		return; /* c may be gone */
 	}
-	if ((revents & EV_READ) && !c->closing)
-		on_readable(c);
+	if ((revents & EV_READ) && on_readable(c)) {
+		if (c->closing && c->outlen == c->outoff)
+			conn_free(c);
+		else
+			conn_watch(c);
+	}
+}
+
+/* A client silent for CONTROL_IDLE seconds loses its connection. */
+static void on_idle(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l, (void)revents;
+	conn_free(w->data);
 }
 
 static void on_accept(struct ev_loop *l, ev_io *w, int revents)
@@ -283,6 +340,10 @@ static void on_accept(struct ev_loop *l, ev_io *w, int revents)
 	ev_io_init(&c->io, on_conn, fd, EV_READ);
 	c->io.data = c;
 	ev_io_start(loop, &c->io);
+	ev_init(&c->idle, on_idle);
+	c->idle.repeat = CONTROL_IDLE;
+	c->idle.data = c;
+	ev_timer_again(loop, &c->idle);
 	c->next = conns;
 	conns = c;
 	nconns++;

@@ -33,6 +33,8 @@ static void dispatch(struct event *e)
 		if (e->kind == IE_EXITED) {
 			log_warnx("abandoned instance of '%s' has ended",
 			          inst->name);
+			inst->ops->reap(inst);
+			inst->sv->abandoned--;
 			instance_free(inst);
 		}
 		return;

@@ -16,10 +16,6 @@
 
 #include "tendd.h"
 
-struct thread_state {
-	pthread_t thread; /* must stay first: thread-async extends this */
-};
-
 /*
  * Start fn(in) on a new thread with every signal blocked, so that signals
  * keep going to the main loop. Returns 0, or -1 with the reason in err.
@@ -61,13 +57,20 @@ void thread_wake(struct instance *in)
 	(void)!write(in->stop_fd, &one, sizeof(one));
 }
 
-/* A thread cannot be killed: leave it, and let the service move on. */
+/*
+ * A thread cannot be killed: leave it, and let the service move on. It
+ * stays joinable, so that when it does end it is joined before anything
+ * it may still use (its loop, its plugin) is released.
+ */
 bool thread_abandon(struct instance *in)
 {
 	struct thread_state *st = in->exec;
 
+	if (pthread_tryjoin_np(st->thread, NULL) == 0) {
+		st->joined = true; /* it just ended: its report is queued */
+		return false;
+	}
 	in->abandoned = true;
-	pthread_detach(st->thread);
 	log_write(TEND_LOG_ERROR, in->name,
 	          "thread %d did not stop within %gs; abandoned, still "
 	          "running",
@@ -78,7 +81,9 @@ bool thread_abandon(struct instance *in)
 void thread_reap(struct instance *in)
 {
 	struct thread_state *st = in->exec;
-	pthread_join(st->thread, NULL);
+	if (!st->joined)
+		pthread_join(st->thread, NULL);
+	st->joined = true;
 }
 
 static void *thread_main(void *arg)

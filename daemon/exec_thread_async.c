@@ -11,8 +11,8 @@
 #include "tendd.h"
 
 struct thread_async_state {
-	pthread_t thread; /* as in struct thread_state */
-	ev_async wake;    /* stop requests from the main loop */
+	struct thread_state base; /* first: the thread helpers use it */
+	ev_async wake;            /* stop requests from the main loop */
 };
 
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)

@@ -53,6 +53,8 @@ static struct child me = {.chan = PROTO_FD_CHANNEL,
 
 static void say(json_t *msg)
 {
+	if (msg == NULL)
+		return;
 	pthread_mutex_lock(&me.send_lock);
 	if (proto_send(me.chan, msg) < 0 && errno == EPIPE)
 		_exit(1); /* tendd is gone; PDEATHSIG will follow anyway */
@@ -68,7 +70,8 @@ start_failed(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	say(json_pack("{s:s, s:s}", "t", "startfail", "reason", reason));
+	say(json_pack("{s:s, s:s}", "t", "startfail", "reason",
+	              utf8_sanitize(reason)));
 	_exit(PROTO_EXIT_STARTFAIL);
 }
 
@@ -140,7 +143,7 @@ static void c_vlog(struct tend_ctx *c, int level, const char *fmt, va_list ap)
 	(void)c;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	say(json_pack("{s:s, s:i, s:s}", "t", "log", "level", level, "msg",
-	              msg));
+	              utf8_sanitize(msg)));
 }
 
 static void c_ready(struct tend_ctx *c)
@@ -209,7 +212,7 @@ static void c_vfail(struct tend_ctx *c, const char *fmt, va_list ap)
 	char reason[REASON_MAX];
 	(void)c;
 	vsnprintf(reason, sizeof(reason), fmt, ap);
-	end(-1, reason);
+	end(-1, utf8_sanitize(reason));
 }
 
 static void c_exit(struct tend_ctx *c, int status)

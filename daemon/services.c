@@ -15,6 +15,10 @@ static size_t count;
 static struct supervisor **order;
 static size_t order_next, order_len;
 static void (*shutdown_done)(void);
+static bool shutting_down;
+static bool stepping; /* inside stop_next(): on_change must not step */
+
+bool services_shutting_down(void) { return shutting_down; }
 
 size_t services_count(void) { return count; }
 
@@ -58,13 +62,17 @@ static int later_first(const void *a, const void *b)
 
 static void stop_next(void)
 {
+	stepping = true;
 	while (order_next < order_len) {
 		struct supervisor *sv = order[order_next];
 		supervisor_stop(sv);
-		if (!sv_state_is_down(sv->state))
+		if (!sv_state_is_down(sv->state)) {
+			stepping = false;
 			return; /* on_change() resumes once it is down */
+		}
 		order_next++;
 	}
+	stepping = false;
 	if (shutdown_done) {
 		void (*done)(void) = shutdown_done;
 		shutdown_done = NULL;
@@ -75,7 +83,7 @@ static void stop_next(void)
 static void on_change(void *arg, struct supervisor *sv, enum sv_state from)
 {
 	(void)arg, (void)from;
-	if (shutdown_done && order_next < order_len &&
+	if (!stepping && shutdown_done && order_next < order_len &&
 	    order[order_next] == sv && sv_state_is_down(sv->state)) {
 		order_next++;
 		stop_next();
@@ -104,15 +112,16 @@ void services_shutdown(void (*done)(void))
 	qsort(order, order_len, sizeof(*order), later_first);
 	for (size_t i = 0; i < count; i++)
 		all[i]->stop_wanted = true;
+	shutting_down = true;
 	shutdown_done = done;
 	stop_next();
 }
 
-/* Did any service leave a thread behind that would not stop? */
+/* Does a thread that would not stop still run plugin code? */
 bool services_any_stuck(void)
 {
 	for (size_t i = 0; i < count; i++)
-		if (all[i]->stuck)
+		if (all[i]->abandoned > 0)
 			return true;
 	return false;
 }

@@ -248,7 +248,10 @@ static void a_start(struct supervisor *sv, const struct exit_info *e)
 static void a_backoff_over(struct supervisor *sv, const struct exit_info *e)
 {
 	(void)e;
-	begin_run(sv);
+	if (sv->stop_wanted)
+		set_state(sv, SV_STOPPED);
+	else
+		begin_run(sv);
 }
 
 static void a_stop_run(struct supervisor *sv, const struct exit_info *e)
@@ -313,9 +316,9 @@ static void a_stopped(struct supervisor *sv, const struct exit_info *e)
 	if (sv->stop_wanted && !exit_is_failure(e))
 		e = &stopped;
 	a_exited(sv, e);
-	if (sv->state == SV_STOPPED && sv->restart_wanted) {
+	if (sv->restart_wanted) {
 		sv->restart_wanted = false;
-		a_start(sv, NULL);
+		a_start(sv, NULL); /* also cancels a backoff it chose */
 	}
 }
 
@@ -328,7 +331,7 @@ static void a_stop_deadline(struct supervisor *sv, const struct exit_info *e)
 	         sv->cfg.stop_timeout);
 	if (!sv->ops->kill(sv->inst))
 		return; /* the executor escalates; EXITED will come */
-	sv->stuck = true;
+	sv->abandoned++;
 	sv->has_pending = false;
 	a_stopped(sv, &late);
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "tend/plugin.h"
@@ -301,6 +302,11 @@ extern const struct executor_ops exec_process_async_ops;
 void exec_process_setup(const char *runner, const char *cgroup_dir);
 const char *exec_process_tracking(void);
 const struct executor_ops *executor_ops(enum executor_kind);
+/* The state of both thread executors starts with this. */
+struct thread_state {
+	pthread_t thread;
+	bool joined;
+};
 int thread_spawn(struct instance *, void *(*fn)(void *), char *err,
                  size_t errlen);
 void thread_begin(struct instance *);
@@ -334,7 +340,7 @@ struct supervisor {
 	bool has_pending;
 	bool stop_wanted;    /* stopping on request: do not restart */
 	bool restart_wanted; /* tendctl restart: start again once stopped */
-	bool stuck;          /* a run did not stop and was abandoned */
+	unsigned abandoned;  /* runs that did not stop and still run */
 	bool gave_up;        /* failed: too many restarts within period */
 	unsigned restarts;
 	unsigned long output_dropped; /* over all past runs */
@@ -368,7 +374,11 @@ struct supervisor *services_at(size_t i);
 struct supervisor *services_find(const char *name);
 void services_shutdown(void (*done)(void));
 bool services_any_stuck(void);
+bool services_shutting_down(void);
 void services_free(void);
+
+/* utf8.c */
+char *utf8_sanitize(char *s);
 
 /* cgroup.c: where process services get cgroups of their own */
 char *cgroup_find_base(void);

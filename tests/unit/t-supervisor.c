@@ -500,7 +500,7 @@ static void test_stop_deadline(void)
 	ok(run_until(in_state, sv, SV_STOPPED, 5.0),
 	   "stop deadline, kill gone: stopped after the deadline");
 	is_int(mock.kills, 1, "stop deadline: kill called once");
-	ok(sv->stuck, "stop deadline: stuck is set");
+	ok(sv->abandoned == 1, "stop deadline: the run is counted abandoned");
 	is_int(sv->last.kind, EXIT_STOP_TIMEOUT, "stop deadline: last says so");
 	is_int(mock.reaps, 0, "stop deadline: an abandoned run is not reaped");
 	ok(sv->inst == NULL, "stop deadline: the run is let go");
@@ -516,7 +516,7 @@ static void test_stop_deadline(void)
 	supervisor_stop(sv);
 	ok(run_until(killed, sv, 1, 5.0), "stop deadline: kill asked");
 	is_int(sv->state, SV_STOPPING, "kill not gone: still stopping");
-	ok(!sv->stuck, "kill not gone: not stuck");
+	ok(sv->abandoned == 0, "kill not gone: nothing abandoned");
 	exited(sv, EXIT_SIGNALED, 9);
 	is_int(sv->state, SV_STOPPED, "kill not gone: stopped once exited");
 	is_int(sv->last.kind, EXIT_SIGNALED, "kill not gone: last: signal");
