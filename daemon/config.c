@@ -32,7 +32,9 @@
 struct loader {
 	struct tend_config *cfg;
 	struct errors *errs;
-	const char *file; /* the file being read */
+	const char *file;   /* the file being read */
+	const char *incdir; /* where its @include paths start */
+	char incbuf[PATH_MAX * 2];
 };
 
 static const char *const executor_names[EXEC_KINDS + 1] = {
@@ -73,11 +75,20 @@ static int line_of(const config_setting_t *s)
 	return s ? (int)config_setting_source_line(s) : 0;
 }
 
-/* The file a setting was read from: @include makes it another one. */
-static const char *file_of(const struct loader *ld, const config_setting_t *s)
+/*
+ * The file a setting was read from: @include makes it another one, named
+ * as written, so relative to the include directory.
+ */
+static const char *file_of(struct loader *ld, const config_setting_t *s)
 {
 	const char *f = s ? config_setting_source_file(s) : NULL;
-	return f ? f : ld->file;
+
+	if (f == NULL || strcmp(f, ld->file) == 0)
+		return ld->file;
+	if (f[0] == '/' || ld->incdir == NULL)
+		return f;
+	snprintf(ld->incbuf, sizeof(ld->incbuf), "%s/%s", ld->incdir, f);
+	return ld->incbuf;
 }
 
 __attribute__((format(printf, 4, 5))) static void
@@ -875,6 +886,7 @@ static int parse_file(struct loader *ld, config_t *lc, const char *path,
 {
 	config_init(lc);
 	config_set_include_dir(lc, dir);
+	ld->incdir = dir;
 	if (config_read_file(lc, path) == CONFIG_TRUE)
 		return 0;
 	if (config_error_type(lc) == CONFIG_ERR_FILE_IO)

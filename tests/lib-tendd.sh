@@ -125,6 +125,7 @@ tctl() { "$TENDCTL" -s "$SOCK" "$@"; }
 # field NAME KEY: one field of a service in `tendctl status --json`
 field() {
 	tctl --json status "$1" 2>/dev/null | KEY=$2 perl -MJSON::PP -0777 -ne '
+		binmode(STDOUT, ":encoding(UTF-8)");
 		my $r = decode_json($_);
 		my $v = $r->{services}[0]{$ENV{KEY}};
 		print defined $v ? (JSON::PP::is_bool($v) ? ($v ? "true" : "false") : $v) : "null";

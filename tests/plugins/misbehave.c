@@ -16,7 +16,9 @@
  *            "fork"        fork a grandchild that leaves with setsid()
  *                          and writes its pid to `pidfile`; run on
  *            "flood"       write `flood_mb` MiB to stdout, then run on
+ *            "late_stop"   stop `late` seconds after being asked (thread-async)
  *   after  = 0.05;         seconds before the action
+ *   reason = "on purpose"; tend_fail's reason
  *   code   = 3;
  *   notify = false;        call tend_ready() after `after`
  */
@@ -139,7 +141,9 @@ static int step(struct mb *m, int *rc)
 		tend_ready(m->ctx);
 	}
 	if (is(m, "fail")) {
-		tend_fail(m->ctx, "on purpose");
+		const char *reason = "on purpose";
+		tend_setting_string(m->ctx, "reason", &reason);
+		tend_fail(m->ctx, "%s", reason);
 		*rc = 0;
 		return 1;
 	}
@@ -213,7 +217,12 @@ static int mb_start(struct tend_ctx *ctx)
 static void mb_stop(struct tend_ctx *ctx)
 {
 	struct mb *m = tend_data(ctx);
+	double late = 0;
+
 	ev_timer_stop(tend_loop(ctx), &m->tick);
+	tend_setting_double(ctx, "late", &late);
+	if (is(m, "late_stop"))
+		usleep((useconds_t)(late * 1e6));
 }
 
 static void mb_fini(struct tend_ctx *ctx) { free(tend_data(ctx)); }

@@ -588,6 +588,18 @@ static void test_regressions(void)
 	config_free(cfg);
 	errors_clear(&errs);
 	remove_file("inc.cfg");
+
+	/* an error inside an @include'd file names that file */
+	write_file("inc2.cfg", "services = ( { name = \"i\"; plugin = \"p.so\";\n"
+	                       "  executor = \"async\"; watchdog = \"x\"; } );\n");
+	{
+		char inc[PATH_MAX + 16];
+		snprintf(inc, sizeof(inc), "%s/inc2.cfg", dir);
+		refused("tend = { plugin_path = \".\"; };\n@include \"inc2.cfg\"\n",
+		        inc, 2, "watchdog", "must be a number",
+		        "an error in an included file");
+	}
+	remove_file("inc2.cfg");
 }
 
 int main(void)
