@@ -20,42 +20,50 @@ static struct instance *from_ctx(struct tend_ctx *ctx)
 	return (struct instance *)ctx;
 }
 
-/* Look a setting up, reporting a present value of the wrong type. */
-static const struct setting *lookup(struct instance *in, const char *key,
-                                    enum setting_type want)
+/* A setting of the wrong type is the config's fault: say where. */
+static int checked(struct tend_ctx *ctx, const char *key, int rc,
+                   enum setting_type want, const struct setting *found)
 {
-	const struct setting *s = setting_lookup(in->settings, key);
+	struct instance *in = from_ctx(ctx);
+	char msg[1024];
 
-	if (s == NULL)
-		return NULL;
-	if (s->type != want && !(want == SETTING_FLOAT && s->type == SETTING_INT)) {
-		log_write(TEND_LOG_ERROR, in->name,
-		          "%s:%d: settings.%s: must be %s, not %s", in->file,
-		          s->line, key, setting_type_name(want),
-		          setting_type_name(s->type));
-		errno = EINVAL;
-		return (const struct setting *)-1;
+	if (rc < 0) {
+		setting_mismatch(msg, sizeof(msg), in->file, key, want, found);
+		log_write(TEND_LOG_ERROR, in->name, "%s", msg);
 	}
-	return s;
+	return rc;
 }
 
-#define SETTING_GETTER(fn, type_id, ctype, expr)                         \
-	static int fn(struct tend_ctx *ctx, const char *key, ctype *out) \
-	{                                                                \
-		const struct setting *s =                                \
-		    lookup(from_ctx(ctx), key, type_id);                 \
-		if (s == NULL)                                           \
-			return 1;                                        \
-		if (s == (const struct setting *)-1)                     \
-			return -1;                                       \
-		*out = (expr);                                           \
-		return 0;                                                \
-	}
-SETTING_GETTER(host_setting_int, SETTING_INT, long long, s->v.i)
-SETTING_GETTER(host_setting_double, SETTING_FLOAT, double,
-               s->type == SETTING_INT ? (double)s->v.i : s->v.d)
-SETTING_GETTER(host_setting_string, SETTING_STRING, const char *, s->v.s)
-SETTING_GETTER(host_setting_bool, SETTING_BOOL, int, s->v.b)
+static int host_setting_int(struct tend_ctx *ctx, const char *key,
+                            long long *out)
+{
+	const struct setting *s;
+	int rc = setting_get_int(from_ctx(ctx)->settings, key, out, &s);
+	return checked(ctx, key, rc, SETTING_INT, s);
+}
+
+static int host_setting_double(struct tend_ctx *ctx, const char *key,
+                               double *out)
+{
+	const struct setting *s;
+	int rc = setting_get_double(from_ctx(ctx)->settings, key, out, &s);
+	return checked(ctx, key, rc, SETTING_FLOAT, s);
+}
+
+static int host_setting_string(struct tend_ctx *ctx, const char *key,
+                               const char **out)
+{
+	const struct setting *s;
+	int rc = setting_get_string(from_ctx(ctx)->settings, key, out, &s);
+	return checked(ctx, key, rc, SETTING_STRING, s);
+}
+
+static int host_setting_bool(struct tend_ctx *ctx, const char *key, int *out)
+{
+	const struct setting *s;
+	int rc = setting_get_bool(from_ctx(ctx)->settings, key, out, &s);
+	return checked(ctx, key, rc, SETTING_BOOL, s);
+}
 
 static void host_vlog(struct tend_ctx *ctx, int level, const char *fmt,
                       va_list ap)

@@ -77,64 +77,50 @@ start_failed(const char *fmt, ...)
 
 /* The host table, child side. */
 
-static int get(const char *key, enum setting_type want,
-               const struct setting **out)
+/* A setting of the wrong type: tendd logs it under our name. */
+static int checked(const char *key, int rc, enum setting_type want,
+                   const struct setting *found)
 {
-	const struct setting *s = setting_lookup(&me.settings, key);
+	char msg[1024];
 
-	if (s == NULL)
-		return 1;
-	if (s->type != want && !(want == SETTING_FLOAT && s->type == SETTING_INT)) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%.512s: settings.%.256s: must be %s, not %s",
-		         me.file, key, setting_type_name(want),
-		         setting_type_name(s->type));
+	if (rc < 0) {
+		setting_mismatch(msg, sizeof(msg), me.file, key, want, found);
 		say(json_pack("{s:s, s:i, s:s}", "t", "log", "level",
 		              TEND_LOG_ERROR, "msg", msg));
-		return -1;
 	}
-	*out = s;
-	return 0;
+	return rc;
 }
 
 static int c_int(struct tend_ctx *c, const char *k, long long *out)
 {
 	const struct setting *s;
-	int rc = get(k, SETTING_INT, &s);
+	int rc = setting_get_int(&me.settings, k, out, &s);
 	(void)c;
-	if (rc == 0)
-		*out = s->v.i;
-	return rc;
+	return checked(k, rc, SETTING_INT, s);
 }
 
 static int c_double(struct tend_ctx *c, const char *k, double *out)
 {
 	const struct setting *s;
-	int rc = get(k, SETTING_FLOAT, &s);
+	int rc = setting_get_double(&me.settings, k, out, &s);
 	(void)c;
-	if (rc == 0)
-		*out = s->type == SETTING_INT ? (double)s->v.i : s->v.d;
-	return rc;
+	return checked(k, rc, SETTING_FLOAT, s);
 }
 
 static int c_string(struct tend_ctx *c, const char *k, const char **out)
 {
 	const struct setting *s;
-	int rc = get(k, SETTING_STRING, &s);
+	int rc = setting_get_string(&me.settings, k, out, &s);
 	(void)c;
-	if (rc == 0)
-		*out = s->v.s;
-	return rc;
+	return checked(k, rc, SETTING_STRING, s);
 }
 
 static int c_bool(struct tend_ctx *c, const char *k, int *out)
 {
 	const struct setting *s;
-	int rc = get(k, SETTING_BOOL, &s);
+	int rc = setting_get_bool(&me.settings, k, out, &s);
 	(void)c;
-	if (rc == 0)
-		*out = s->v.b;
-	return rc;
+	return checked(k, rc, SETTING_BOOL, s);
 }
 
 static void c_vlog(struct tend_ctx *c, int level, const char *fmt, va_list ap)

@@ -3,6 +3,7 @@
  * (and, later, child processes) never see libconfig, and so that two
  * configs can be compared on reload.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,75 @@ const struct setting *setting_lookup(const struct setting *root,
 		path = dot ? dot + 1 : path + len;
 	}
 	return at;
+}
+
+/*
+ * The typed reads behind tend_setting_*(), for the host and the runner
+ * alike: 0 with *out set when `key` holds that type (an integer will do
+ * for a double), 1 when absent (*out untouched), -1 when it holds another
+ * type, with *found set so the caller can say so (setting_mismatch).
+ */
+static int typed(const struct setting *root, const char *key,
+                 enum setting_type want, const struct setting **found)
+{
+	const struct setting *s = setting_lookup(root, key);
+
+	*found = s;
+	if (s == NULL)
+		return 1;
+	if (s->type != want && !(want == SETTING_FLOAT && s->type == SETTING_INT))
+		return -1;
+	return 0;
+}
+
+int setting_get_int(const struct setting *root, const char *key,
+                    long long *out, const struct setting **found)
+{
+	int rc = typed(root, key, SETTING_INT, found);
+	if (rc == 0)
+		*out = (*found)->v.i;
+	return rc;
+}
+
+int setting_get_double(const struct setting *root, const char *key,
+                       double *out, const struct setting **found)
+{
+	int rc = typed(root, key, SETTING_FLOAT, found);
+	if (rc == 0)
+		*out = (*found)->type == SETTING_INT ? (double)(*found)->v.i
+		                                     : (*found)->v.d;
+	return rc;
+}
+
+int setting_get_string(const struct setting *root, const char *key,
+                       const char **out, const struct setting **found)
+{
+	int rc = typed(root, key, SETTING_STRING, found);
+	if (rc == 0)
+		*out = (*found)->v.s;
+	return rc;
+}
+
+int setting_get_bool(const struct setting *root, const char *key, int *out,
+                     const struct setting **found)
+{
+	int rc = typed(root, key, SETTING_BOOL, found);
+	if (rc == 0)
+		*out = (*found)->v.b;
+	return rc;
+}
+
+/* "file:line: settings.key: must be X, not Y" (no line when unknown). */
+void setting_mismatch(char *buf, size_t len, const char *file, const char *key,
+                      enum setting_type want, const struct setting *found)
+{
+	char at[32] = "";
+
+	if (found->line > 0)
+		snprintf(at, sizeof(at), ":%d", found->line);
+	snprintf(buf, len, "%.512s%s: settings.%.256s: must be %s, not %s",
+	         file, at, key, setting_type_name(want),
+	         setting_type_name(found->type));
 }
 
 bool setting_equal(const struct setting *a, const struct setting *b)

@@ -88,6 +88,17 @@ struct setting {
 };
 const struct setting *setting_lookup(const struct setting *root,
                                      const char *path);
+int setting_get_int(const struct setting *root, const char *key,
+                    long long *out, const struct setting **found);
+int setting_get_double(const struct setting *root, const char *key,
+                       double *out, const struct setting **found);
+int setting_get_string(const struct setting *root, const char *key,
+                       const char **out, const struct setting **found);
+int setting_get_bool(const struct setting *root, const char *key, int *out,
+                     const struct setting **found);
+void setting_mismatch(char *buf, size_t len, const char *file,
+                      const char *key, enum setting_type want,
+                      const struct setting *found);
 bool setting_equal(const struct setting *, const struct setting *);
 const char *setting_type_name(enum setting_type);
 void setting_clear(struct setting *);
