@@ -35,7 +35,8 @@ struct conn {
 	size_t inlen;
 	char *out;
 	size_t outlen, outoff;
-	bool closing; /* close once the reply is out */
+	bool closing;  /* close once the reply is out */
+	bool draining; /* reply out, our side shut: discard until EOF */
 	struct conn *next;
 };
 
@@ -253,17 +254,35 @@ static void process_input(struct conn *c)
 /* Returns false when the connection is gone. */
 static bool on_readable(struct conn *c)
 {
-	ssize_t n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+	ssize_t n;
 
+	if (c->draining) { /* nothing read now is answered */
+		c->inlen = 0;
+	}
+	n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return true;
 		conn_free(c); /* the client is gone, or closed its side */
 		return false;
 	}
+	if (c->draining)
+		return true;
 	c->inlen += (size_t)n;
 	process_input(c);
 	return true;
+}
+
+/*
+ * The last reply is written: shut our side and read what the client is
+ * still sending until it closes (or goes idle). Closing a Unix socket
+ * with input unread resets it, and the client would lose the reply.
+ */
+static void conn_finish(struct conn *c)
+{
+	c->draining = true;
+	shutdown(c->fd, SHUT_WR);
+	conn_watch(c);
 }
 
 static void on_writable(struct conn *c)
@@ -280,12 +299,12 @@ static void on_writable(struct conn *c)
 		return;
 	c->outoff = c->outlen = 0;
 	if (c->closing) {
-		conn_free(c);
+		conn_finish(c);
 		return;
 	}
 	process_input(c); /* a request may be waiting already */
 	if (c->closing && c->outlen == 0) {
-		conn_free(c);
+		conn_finish(c);
 		return;
 	}
 	conn_watch(c);
@@ -302,8 +321,8 @@ static void on_conn(struct ev_loop *l, ev_io *w, int revents)
 		return; /* c may be gone */
 	}
 	if ((revents & EV_READ) && on_readable(c)) {
-		if (c->closing && c->outlen == c->outoff)
-			conn_free(c);
+		if (c->closing && c->outlen == c->outoff && !c->draining)
+			conn_finish(c);
 		else
 			conn_watch(c);
 	}
