@@ -469,6 +469,15 @@ static void copy_setting(struct setting *to, const config_setting_t *from)
 		copy_setting(&to->kids[i], config_setting_get_elem(from, i));
 }
 
+/* A service's `settings` group as the root of its tree. */
+static void copy_settings(struct settings *to, const config_setting_t *from)
+{
+	setting_clear(&to->root);
+	copy_setting(&to->root, from);
+	free(to->root.name);
+	to->root.name = NULL;
+}
+
 static bool valid_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -557,8 +566,9 @@ static void service_defaults(struct service_config *sc,
 	};
 	sc->stop_timeout = cfg->stop_timeout;
 	sc->ready = READY_START;
+	sc->ready_timeout = 90.0;
 	sc->instances = 1;
-	sc->settings.type = SETTING_GROUP;
+	sc->settings = settings_new();
 	sc->proc.umask = -1;
 	for (int i = 0; i < RLIMITS; i++)
 		sc->proc.rlimit[i] = RLIMIT_UNSET;
@@ -583,13 +593,39 @@ static void proc_copy(struct proc_options *to, const struct proc_options *from)
 		to->env[i] = xstrdup(from->env[i]);
 }
 
+struct settings *settings_new(void)
+{
+	struct settings *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		fatalx("out of memory");
+	s->refs = 1;
+	s->root.type = SETTING_GROUP;
+	return s;
+}
+
+struct settings *settings_ref(struct settings *s)
+{
+	s->refs++;
+	return s;
+}
+
+void settings_unref(struct settings *s)
+{
+	if (s == NULL || --s->refs > 0)
+		return;
+	setting_clear(&s->root);
+	free(s);
+}
+
 void service_config_clear(struct service_config *sc)
 {
 	proc_clear(&sc->proc);
 	free(sc->plugin);
 	free(sc->plugin_path);
 	free(sc->file);
-	setting_clear(&sc->settings);
+	settings_unref(sc->settings);
+	memset(sc, 0, sizeof(*sc));
 }
 
 static struct service_config *add_service(struct tend_config *cfg)
@@ -740,7 +776,8 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 {
 	static const char *const known[] = {
 	    "name",     "plugin",    "executor",     "restart",  "watchdog",
-	    "ready",    "instances", "stop_timeout", "settings", "user",
+	    "ready",    "ready_timeout", "instances", "stop_timeout",
+	    "settings", "user",
 	    "group",    "umask",     "workdir",      "env",      "rlimits",
 	    "no_new_privs", NULL};
 	struct tend_config *cfg = ld->cfg;
@@ -823,13 +860,12 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 	v = (int)sc.ready;
 	get_enum(ld, svc, "", "ready", ready_names, &v);
 	sc.ready = (enum ready_mode)v;
+	get_double(ld, svc, "", "ready_timeout", &sc.ready_timeout, 0, true,
+	           86400);
 	get_int(ld, svc, "", "instances", &sc.instances, 1, MAX_INSTANCES);
 	s = get_group(ld, svc, "", "settings");
-	if (s) {
-		copy_setting(&sc.settings, s);
-		free(sc.settings.name);
-		sc.settings.name = NULL;
-	}
+	if (s)
+		copy_settings(sc.settings, s);
 
 	read_process_options(ld, svc, &sc);
 
@@ -845,12 +881,9 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 			out->plugin = sc.plugin ? xstrdup(sc.plugin) : NULL;
 			out->plugin_path =
 			    sc.plugin_path ? xstrdup(sc.plugin_path) : NULL;
-			out->settings = (struct setting){0};
+			out->settings = settings_new();
 			if (s)
-				copy_setting(&out->settings, s);
-			free(out->settings.name);
-			out->settings.name = NULL;
-			out->settings.type = SETTING_GROUP;
+				copy_settings(out->settings, s);
 			proc_copy(&out->proc, &sc.proc);
 		}
 	}
@@ -1014,6 +1047,58 @@ out:
 		return NULL;
 	}
 	return cfg;
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool same_proc(const struct proc_options *a,
+                      const struct proc_options *b)
+{
+	if (!same_string(a->user, b->user) || a->has_uid != b->has_uid ||
+	    a->has_gid != b->has_gid || (a->has_uid && a->uid != b->uid) ||
+	    (a->has_gid && a->gid != b->gid) || a->umask != b->umask ||
+	    !same_string(a->workdir, b->workdir) || a->nenv != b->nenv ||
+	    a->no_new_privs != b->no_new_privs ||
+	    memcmp(a->rlimit, b->rlimit, sizeof(a->rlimit)) != 0)
+		return false;
+	for (size_t i = 0; i < a->nenv; i++)
+		if (strcmp(a->env[i], b->env[i]) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * What differs between two configs of one service, as SC_DIFF_* bits.
+ * Where each was written (file, line) is no difference; which plugin file
+ * is loaded is the caller's to compare.
+ */
+unsigned service_config_diff(const struct service_config *a,
+                             const struct service_config *b)
+{
+	unsigned d = 0;
+	const struct restart_config *ra = &a->restart, *rb = &b->restart;
+
+	if (!setting_equal(&a->settings->root, &b->settings->root))
+		d |= SC_DIFF_SETTINGS;
+	if (ra->policy != rb->policy || ra->backoff != rb->backoff ||
+	    ra->delay != rb->delay || ra->max_delay != rb->max_delay ||
+	    ra->jitter != rb->jitter || ra->reset != rb->reset ||
+	    ra->intensity != rb->intensity || ra->period != rb->period ||
+	    a->watchdog != b->watchdog || a->stop_timeout != b->stop_timeout ||
+	    a->ready_timeout != b->ready_timeout)
+		d |= SC_DIFF_SUPERVISOR;
+	if (!same_string(a->plugin_path, b->plugin_path) ||
+	    a->executor != b->executor || a->ready != b->ready ||
+	    !same_proc(&a->proc, &b->proc))
+		d |= SC_DIFF_RUN;
+	/* a child paces its heartbeats by the watchdog it started with */
+	if (a->watchdog != b->watchdog && (a->executor == EXEC_PROCESS ||
+	                                   a->executor == EXEC_PROCESS_ASYNC))
+		d |= SC_DIFF_RUN;
+	return d;
 }
 
 void config_free(struct tend_config *cfg)

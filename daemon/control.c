@@ -37,6 +37,7 @@ struct conn {
 	size_t outlen, outoff;
 	bool closing;  /* close once the reply is out */
 	bool draining; /* reply out, our side shut: discard until EOF */
+	bool waiting;  /* for a reload to finish: its reply comes later */
 	struct conn *next;
 };
 
@@ -54,6 +55,8 @@ static void conn_free(struct conn *c)
 	for (at = &conns; *at != c; at = &(*at)->next)
 		;
 	*at = c->next;
+	if (c->waiting)
+		reload_cancel(c);
 	ev_io_stop(loop, &c->io);
 	ev_timer_stop(loop, &c->idle);
 	close(c->fd);
@@ -150,6 +153,103 @@ static json_t *describe(const struct supervisor *sv, double now)
 	return o;
 }
 
+static json_t *string_list(const struct errors *e)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < e->count; i++)
+		json_array_append_new(list, json_string(utf8_sanitize(e->msgs[i])));
+	return list;
+}
+
+static size_t failed_items(const struct reload_report *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nitems; i++)
+		n += r->items[i].outcome == RO_FAILED;
+	return n;
+}
+
+static const char *reload_result(const struct reload_report *r)
+{
+	return r->rejected ? "rejected" : failed_items(r) ? "failed" : "ok";
+}
+
+/* The last reload, for status: how it went, and why not when it did not. */
+static json_t *last_reload(double now)
+{
+	const struct reload_report *r = reload_last();
+	json_t *o, *failed;
+
+	if (r == NULL)
+		return json_null();
+	o = json_pack("{s:I, s:s, s:s, s:f, s:o}", "id", (json_int_t)r->id,
+	              "result", reload_result(r), "origin", r->origin, "ago",
+	              now - r->started, "errors", string_list(&r->errors));
+	failed = json_array();
+	for (size_t i = 0; i < r->nitems; i++)
+		if (r->items[i].outcome == RO_FAILED)
+			json_array_append_new(failed,
+			                      json_string(r->items[i].name));
+	json_object_set_new(o, "failed", failed);
+	return o;
+}
+
+static json_t *report_json(const struct reload_report *r)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < r->nitems; i++) {
+		const struct reload_item *it = &r->items[i];
+		json_t *one = json_pack("{s:s, s:s}", "name", it->name,
+		                        "outcome",
+		                        reload_outcome_name(it->outcome));
+		if (it->reason)
+			json_object_set_new(
+			    one, "reason",
+			    json_string(utf8_sanitize(it->reason)));
+		json_array_append_new(list, one);
+	}
+	return json_pack("{s:b, s:{s:I, s:b, s:s, s:f, s:o, s:o, s:o}}", "ok",
+	                 !r->rejected && failed_items(r) == 0, "reload", "id",
+	                 (json_int_t)r->id, "dry_run", r->dry_run, "result",
+	                 r->dry_run && !r->rejected ? "planned"
+	                 : r->rejected              ? "rejected"
+	                                            : "applied",
+	                 "took", r->took, "errors", string_list(&r->errors),
+	                 "notes", string_list(&r->notes), "services", list);
+}
+
+static void on_reloaded(void *arg, const struct reload_report *r)
+{
+	struct conn *c = arg;
+
+	c->waiting = false;
+	queue_reply(c, r ? report_json(r)
+	                 : error_reply("tendd is shutting down"));
+}
+
+static bool may_change(const struct conn *c)
+{
+	return c->uid == 0 || c->uid == geteuid();
+}
+
+static json_t *cmd_reload(json_t *req, struct conn *c)
+{
+	bool dry = json_is_true(json_object_get(req, "dry_run"));
+	char origin[64];
+
+	if (!dry && !may_change(c))
+		return error_reply("permission denied: 'reload' needs root or "
+		                   "uid %d",
+		                   (int)geteuid());
+	snprintf(origin, sizeof(origin), "tendctl, uid %d", (int)c->uid);
+	c->waiting = true;
+	reload_request(dry, origin, on_reloaded, c);
+	return NULL; /* on_reloaded() replies, maybe already has */
+}
+
 static json_t *cmd_status(json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
@@ -171,7 +271,8 @@ static json_t *cmd_status(json_t *req)
 		json_decref(list);
 		return error_reply("no service named '%s'", name);
 	}
-	return json_pack("{s:b, s:o}", "ok", 1, "services", list);
+	return json_pack("{s:b, s:o, s:o}", "ok", 1, "services", list,
+	                 "reload", last_reload(now));
 }
 
 static json_t *cmd_change(json_t *req, struct conn *c, const char *cmd)
@@ -179,7 +280,7 @@ static json_t *cmd_change(json_t *req, struct conn *c, const char *cmd)
 	const char *name = json_string_value(json_object_get(req, "name"));
 	struct supervisor *sv;
 
-	if (c->uid != 0 && c->uid != geteuid())
+	if (!may_change(c))
 		return error_reply("permission denied: '%s' needs root or "
 		                   "uid %d",
 		                   cmd, (int)geteuid());
@@ -221,6 +322,8 @@ static json_t *handle(struct conn *c, const char *line, size_t len)
 	else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
 	         strcmp(cmd, "restart") == 0)
 		reply = cmd_change(req, c, cmd);
+	else if (strcmp(cmd, "reload") == 0)
+		reply = cmd_reload(req, c);
 	else
 		reply = error_reply("unknown command '%s'", cmd);
 	json_decref(req);
@@ -236,14 +339,16 @@ static void process_input(struct conn *c)
 {
 	char *nl;
 
-	if (!c->closing && c->outlen == c->outoff &&
+	if (!c->closing && !c->waiting && c->outlen == c->outoff &&
 	    (nl = memchr(c->in, '\n', c->inlen)) != NULL) {
 		size_t len = (size_t)(nl - c->in);
-		queue_reply(c, handle(c, c->in, len));
+		json_t *reply = handle(c, c->in, len);
 		memmove(c->in, nl + 1, c->inlen - len - 1);
 		c->inlen -= len + 1;
+		if (reply)
+			queue_reply(c, reply);
 	}
-	if (!c->closing && c->outlen == c->outoff &&
+	if (!c->closing && !c->waiting && c->outlen == c->outoff &&
 	    c->inlen == sizeof(c->in)) {
 		c->closing = true;
 		queue_reply(c, error_reply("request longer than %d bytes",
@@ -328,11 +433,17 @@ static void on_conn(struct ev_loop *l, ev_io *w, int revents)
 	}
 }
 
-/* A client silent for CONTROL_IDLE seconds loses its connection. */
+/*
+ * A client silent for CONTROL_IDLE seconds loses its connection, unless
+ * it waits for us (a reload).
+ */
 static void on_idle(struct ev_loop *l, ev_timer *w, int revents)
 {
+	struct conn *c = w->data;
+
 	(void)l, (void)revents;
-	conn_free(w->data);
+	if (!c->waiting)
+		conn_free(c);
 }
 
 static void on_accept(struct ev_loop *l, ev_io *w, int revents)
@@ -382,51 +493,58 @@ static bool socket_alive(const struct sockaddr_un *sun)
 }
 
 /*
- * Listen on `path` with permissions `mode`. Returns 0, or -1 after logging
- * why (another daemon answers there, or the socket cannot be made).
+ * A listening socket on `path` with permissions `mode`, or -1 with the
+ * reason in `err` (another daemon answers there, or it cannot be made).
  */
-int control_open(struct ev_loop *l, const char *path, int mode)
+static int listen_at(const char *path, int mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	mode_t old;
+	int fd;
 
-	loop = l;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		log_error("control socket path '%s' is too long", path);
+		snprintf(err, errlen, "control socket path '%s' is too long",
+		         path);
 		return -1;
 	}
 	strcpy(sun.sun_path, path);
 	if (socket_alive(&sun)) {
-		log_error("another tendd is listening on '%s'", path);
+		snprintf(err, errlen, "another tendd is listening on '%s'",
+		         path);
 		return -1;
 	}
 	unlink(path); /* stale, from a daemon that died */
-	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	                   0);
-	if (listen_fd < 0) {
-		log_warn("cannot create the control socket");
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create the control socket: %s",
+		         strerror(errno));
 		return -1;
 	}
 	old = umask(0177);
-	if (bind(listen_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, (mode_t)mode) < 0 || listen(listen_fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(path, (mode_t)mode) < 0 || listen(fd, 64) < 0) {
+		snprintf(err, errlen, "cannot listen on '%s': %s", path,
+		         strerror(errno));
 		umask(old);
-		log_warn("cannot listen on '%s'", path);
-		close(listen_fd);
-		listen_fd = -1;
+		close(fd);
 		return -1;
 	}
 	umask(old);
-	socket_path = strdup(path);
-	ev_io_init(&listener, on_accept, listen_fd, EV_READ);
-	ev_io_start(loop, &listener);
-	return 0;
+	return fd;
 }
 
-void control_close(void)
+static void start_listening(int fd, const char *path)
 {
-	while (conns)
-		conn_free(conns);
+	listen_fd = fd;
+	socket_path = strdup(path);
+	if (socket_path == NULL)
+		fatalx("out of memory");
+	ev_io_init(&listener, on_accept, listen_fd, EV_READ);
+	ev_io_start(loop, &listener);
+}
+
+static void stop_listening(void)
+{
 	if (listen_fd < 0)
 		return;
 	ev_io_stop(loop, &listener);
@@ -435,4 +553,52 @@ void control_close(void)
 	unlink(socket_path);
 	free(socket_path);
 	socket_path = NULL;
+}
+
+/* Listen on `path`; returns 0, or -1 after logging why not. */
+int control_open(struct ev_loop *l, const char *path, int mode)
+{
+	char err[512];
+	int fd;
+
+	loop = l;
+	fd = listen_at(path, mode, err, sizeof(err));
+	if (fd < 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	start_listening(fd, path);
+	return 0;
+}
+
+/*
+ * A reload changed the socket: listen on the new path before leaving the
+ * old one (connections open on it stay), or only change the mode. On
+ * failure the old socket stays and `err` says why.
+ */
+int control_move(const char *path, int mode, char *err, size_t errlen)
+{
+	int fd;
+
+	if (socket_path && strcmp(path, socket_path) == 0) {
+		if (chmod(path, (mode_t)mode) < 0) {
+			snprintf(err, errlen, "cannot chmod '%s': %s", path,
+			         strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	fd = listen_at(path, mode, err, errlen);
+	if (fd < 0)
+		return -1;
+	stop_listening();
+	start_listening(fd, path);
+	return 0;
+}
+
+void control_close(void)
+{
+	while (conns)
+		conn_free(conns);
+	stop_listening();
 }

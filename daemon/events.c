@@ -40,7 +40,9 @@ static void dispatch(struct event *e)
 		return;
 	}
 	supervisor_event(inst->sv, inst, e->kind,
-	                 e->kind == IE_EXITED ? &e->info : NULL);
+	                 e->kind == IE_EXITED || e->kind == IE_RELOADED
+	                     ? &e->info
+	                     : NULL);
 }
 
 static void drain(struct ev_loop *l, ev_async *w, int revents)

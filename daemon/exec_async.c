@@ -84,6 +84,13 @@ static void async_self_end(struct instance *in)
 	events_post(in, IE_END, NULL);
 }
 
+/* On the host loop, like every other callback of an async plugin. */
+static void async_reconfigure(struct instance *in)
+{
+	struct exit_info info = {.code = in->api->reload(&in->ctx)};
+	events_post(in, IE_RELOADED, &info);
+}
+
 const struct executor_ops exec_async_ops = {
     .name = "async",
     .start = async_start,
@@ -91,4 +98,5 @@ const struct executor_ops exec_async_ops = {
     .kill = async_kill,
     .reap = async_reap,
     .self_end = async_self_end,
+    .reconfigure = async_reconfigure,
 };

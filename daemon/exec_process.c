@@ -246,6 +246,10 @@ static void on_message(struct instance *in, json_t *msg)
 	} else if (strcmp(t, "ready") == 0) {
 		if (!in->ready_sent++)
 			events_post(in, IE_READY, NULL);
+	} else if (strcmp(t, "reloaded") == 0) {
+		struct exit_info info = {
+		    .code = (int)json_integer_value(json_object_get(msg, "rc"))};
+		events_post(in, IE_RELOADED, &info);
 	} else if (strcmp(t, "fail") == 0 || strcmp(t, "startfail") == 0) {
 		const char *why = json_string_value(json_object_get(msg, "reason"));
 		st->told.kind = t[0] == 'f' ? EXIT_FAILED : EXIT_START_FAILED;
@@ -396,7 +400,7 @@ static json_t *config_message(const struct instance *in,
 	json_t *msg = json_pack(
 	    "{s:s, s:s, s:s, s:o, s:f}", "t", "config", "executor",
 	    executor_name(sc->executor), "file", sc->file, "settings",
-	    settings_to_json(&sc->settings), "heartbeat_every",
+	    settings_to_json(&sc->settings->root), "heartbeat_every",
 	    sc->watchdog > 0 ? sc->watchdog / 4 : 0.0);
 	json_t *limits = json_object();
 
@@ -536,6 +540,17 @@ static void process_stop(struct instance *in)
 		proto_send(st->chan, json_pack("{s:s}", "t", "stop"));
 }
 
+/* The child swaps its settings and calls reload(); "reloaded" follows. */
+static void process_reconfigure(struct instance *in)
+{
+	struct proc_state *st = state(in);
+
+	if (st->chan >= 0)
+		proto_send(st->chan,
+		           json_pack("{s:s, s:o}", "t", "reload", "settings",
+		                     settings_to_json(in->settings)));
+}
+
 /* Past stop_timeout: SIGTERM, and SIGKILL one stop_timeout later. */
 static bool process_kill(struct instance *in)
 {
@@ -588,6 +603,7 @@ const struct executor_ops exec_process_ops = {
     .kill = process_kill,
     .reap = process_reap,
     .self_end = process_self_end,
+    .reconfigure = process_reconfigure,
 };
 
 const struct executor_ops exec_process_async_ops = {
@@ -597,4 +613,5 @@ const struct executor_ops exec_process_async_ops = {
     .kill = process_kill,
     .reap = process_reap,
     .self_end = process_self_end,
+    .reconfigure = process_reconfigure,
 };

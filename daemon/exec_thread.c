@@ -86,9 +86,20 @@ void thread_reap(struct instance *in)
 	st->joined = true;
 }
 
+/*
+ * A run() plugin blocks its thread, so reload() is called from the main
+ * loop while run() runs; `lock` keeps it from overlapping fini().
+ */
+struct run_state {
+	struct thread_state base; /* first: the thread helpers use it */
+	pthread_mutex_t lock;
+	bool running; /* between init() and the return of run() */
+};
+
 static void *thread_main(void *arg)
 {
 	struct instance *in = arg;
+	struct run_state *st = in->exec;
 	struct exit_info info = {0};
 
 	thread_begin(in);
@@ -98,8 +109,14 @@ static void *thread_main(void *arg)
 		if (in->ended)
 			instance_exit_info(in, 0, &info);
 	} else {
+		pthread_mutex_lock(&st->lock);
+		st->running = true;
+		pthread_mutex_unlock(&st->lock);
 		events_post(in, IE_STARTED, NULL);
 		int rc = in->api->run(&in->ctx);
+		pthread_mutex_lock(&st->lock);
+		st->running = false;
+		pthread_mutex_unlock(&st->lock);
 		instance_exit_info(in, rc, &info);
 	}
 	if (in->api->fini)
@@ -110,11 +127,35 @@ static void *thread_main(void *arg)
 
 static int thread_start(struct instance *in, char *err, size_t errlen)
 {
-	in->exec = calloc(1, sizeof(struct thread_state));
-	if (in->exec == NULL)
+	struct run_state *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
 		fatalx("out of memory");
+	pthread_mutex_init(&st->lock, NULL);
+	in->exec = st;
 	in->loop = NULL;
 	return thread_spawn(in, thread_main, err, errlen);
+}
+
+static void thread_reconfigure(struct instance *in)
+{
+	struct run_state *st = in->exec;
+	struct exit_info info = {0};
+
+	pthread_mutex_lock(&st->lock);
+	if (st->running) {
+		info.code = in->api->reload(&in->ctx);
+		events_post(in, IE_RELOADED, &info);
+	}
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void thread_run_reap(struct instance *in)
+{
+	struct run_state *st = in->exec;
+
+	thread_reap(in);
+	pthread_mutex_destroy(&st->lock);
 }
 
 /* tend_fail()/tend_exit() on the service thread: run() returns next. */
@@ -125,6 +166,7 @@ const struct executor_ops exec_thread_ops = {
     .start = thread_start,
     .stop = thread_wake,
     .kill = thread_abandon,
-    .reap = thread_reap,
+    .reap = thread_run_reap,
     .self_end = thread_self_end,
+    .reconfigure = thread_reconfigure,
 };

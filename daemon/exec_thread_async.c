@@ -12,16 +12,27 @@
 
 struct thread_async_state {
 	struct thread_state base; /* first: the thread helpers use it */
-	ev_async wake;            /* stop requests from the main loop */
+	ev_async wake;            /* requests from the main loop */
+	_Atomic int reload;       /* settings changed: call reload() */
 };
 
+/* On the service's own loop, between start() and stop(). */
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 {
 	struct instance *in = w->data;
+	struct thread_async_state *st = in->exec;
 
 	(void)revents;
-	if (in->stopping)
+	if (in->stopping) {
 		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	if (st->reload) {
+		struct exit_info info = {0};
+		st->reload = 0;
+		info.code = in->api->reload(&in->ctx);
+		events_post(in, IE_RELOADED, &info);
+	}
 }
 
 static void *thread_async_main(void *arg)
@@ -98,6 +109,14 @@ static void thread_async_reap(struct instance *in)
 	in->loop = NULL;
 }
 
+static void thread_async_reconfigure(struct instance *in)
+{
+	struct thread_async_state *st = in->exec;
+
+	st->reload = 1;
+	ev_async_send(in->loop, &st->wake);
+}
+
 /* Called on the service thread, from a plugin callback. */
 static void thread_async_self_end(struct instance *in)
 {
@@ -111,4 +130,5 @@ const struct executor_ops exec_thread_async_ops = {
     .kill = thread_abandon,
     .reap = thread_async_reap,
     .self_end = thread_async_self_end,
+    .reconfigure = thread_async_reconfigure,
 };

@@ -193,8 +193,10 @@ struct instance *instance_new(struct supervisor *sv,
 	in->plugin = plugin;
 	plugin->refs++;
 	in->api = &plugin->api;
-	in->settings = &sc->settings;
-	in->file = sc->file;
+	in->file = strdup(sc->file);
+	if (in->file == NULL)
+		fatalx("out of memory");
+	instance_set_settings(in, sc->settings);
 	in->loop = host_loop;
 	in->last_beat = mono_now();
 	snprintf(in->name, sizeof(in->name), "%s", sc->name);
@@ -207,8 +209,28 @@ void instance_free(struct instance *in)
 		return;
 	close(in->stop_fd);
 	plugin_put(in->plugin);
+	for (size_t i = 0; i < in->nheld; i++)
+		settings_unref(in->held[i]);
+	free(in->held);
+	free(in->file);
 	free(in->exec);
 	free(in);
+}
+
+/*
+ * Give a run new settings (main thread). The trees it was given before
+ * stay alive until it ends: the plugin may still hold strings from them.
+ */
+void instance_set_settings(struct instance *in, struct settings *s)
+{
+	struct settings **grown =
+	    realloc(in->held, (in->nheld + 1) * sizeof(*grown));
+
+	if (grown == NULL)
+		fatalx("out of memory");
+	in->held = grown;
+	in->held[in->nheld++] = settings_ref(s);
+	in->settings = &s->root;
 }
 
 /* How an instance ended, from run()'s return code and what it called. */

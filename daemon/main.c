@@ -3,7 +3,7 @@
  *
  * Start-up: read and check the whole config (loading every plugin) before
  * anything runs, open the control socket, then start the services and say
- * "ready". SIGTERM or SIGINT stops the services in reverse start order and
+ * "ready". SIGHUP reloads the config (reload.c). SIGTERM or SIGINT stops the services in reverse start order and
  * exits; the exit status is 0 unless a service would not stop.
  */
 #include <ev.h>
@@ -101,8 +101,7 @@ static void on_stop_signal(struct ev_loop *l, ev_signal *w, int revents)
 static void on_hup(struct ev_loop *l, ev_signal *w, int revents)
 {
 	(void)l, (void)w, (void)revents;
-	/* NEEDSWORK: live reconfiguration; until then keep running as is */
-	log_warnx("SIGHUP: reloading is not supported yet, config unchanged");
+	reload_signal();
 }
 
 static void watch_signal(ev_signal *w, void (*cb)(struct ev_loop *,
@@ -207,6 +206,7 @@ int main(int argc, char **argv)
 
 	services_create(loop, cfg, plugins);
 	free(plugins);
+	reload_init(loop, cfg, debug); /* it keeps the config's globals */
 	log_info("tendd %s starting %zu services from '%s'", TEND_VERSION,
 	         services_count(), cfg->file);
 	services_start_all();
@@ -220,13 +220,13 @@ int main(int argc, char **argv)
 		log_error("exiting with status 1: a service did not stop");
 		exit(status);
 	}
+	reload_shutdown();
 	services_free();
 	events_shutdown();
 	if (cgroup)
 		cgroup_remove(cgroup);
 	free(cgroup);
 	exec_process_setup(NULL, NULL);
-	config_free(cfg);
 	ev_loop_destroy(loop);
 	log_info("exited");
 	return status;

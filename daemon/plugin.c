@@ -2,9 +2,9 @@
  * Plugin loading. A plugin file is copied into an anonymous memory file
  * and dlopen()ed from there, so that overwriting the .so on disk (cp over
  * it) cannot change code that is running. Loaded plugins are shared by
- * every service that uses the same file (same path, inode, size and mtime)
- * and unloaded only when the last reference goes, that is when no code of
- * theirs can run any more.
+ * every service that uses the same file (same path and inode, same
+ * content) and unloaded only when the last reference goes, that is when no
+ * code of theirs can run any more.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -22,15 +22,50 @@
 #define MIN_DESC_SIZE (offsetof(struct tend_plugin, fini) + sizeof(void *))
 
 static struct plugin *loaded;
+static unsigned generation; /* a loaded copy is checked once per pass */
 
-static bool same_file(const struct plugin *p, const char *path,
-                      const struct stat *st)
+/* Does the file hold the same bytes as our copy? */
+static bool same_content(const struct plugin *p, int fd, size_t size)
 {
-	return strcmp(p->path, path) == 0 && p->dev == st->st_dev &&
-	       p->ino == st->st_ino && p->file_size == st->st_size &&
-	       p->mtime.tv_sec == st->st_mtim.tv_sec &&
-	       p->mtime.tv_nsec == st->st_mtim.tv_nsec;
+	void *a, *b;
+	bool same;
+
+	if (size == 0)
+		return true;
+	a = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+	b = mmap(NULL, size, PROT_READ, MAP_PRIVATE, p->memfd, 0);
+	same = a != MAP_FAILED && b != MAP_FAILED && memcmp(a, b, size) == 0;
+	if (a != MAP_FAILED)
+		munmap(a, size);
+	if (b != MAP_FAILED)
+		munmap(b, size);
+	return same;
 }
+
+/*
+ * Is `p` a copy of the file at `path`? The same path and inode, and the
+ * same bytes: `cp` over a plugin keeps its inode but not its content.
+ * Once a copy differs it is never matched again.
+ */
+static bool same_file(struct plugin *p, const char *path,
+                      const struct stat *st, int fd)
+{
+	if (p->stale || strcmp(p->path, path) != 0 || p->dev != st->st_dev ||
+	    p->ino != st->st_ino)
+		return false;
+	if (p->checked == generation)
+		return true;
+	if (p->file_size != st->st_size ||
+	    !same_content(p, fd, (size_t)st->st_size)) {
+		p->stale = true;
+		return false;
+	}
+	p->checked = generation;
+	return true;
+}
+
+/* Look at the files again: a reload must see plugins replaced on disk. */
+void plugins_recheck(void) { generation++; }
 
 /* Copy `fd` into a sealed memory file; -1 with errno on failure. */
 static int private_copy(int fd, off_t size)
@@ -171,8 +206,8 @@ static struct plugin *load(const char *path, const struct stat *st, int fd,
 		fatalx("out of memory");
 	p->dev = st->st_dev;
 	p->ino = st->st_ino;
-	p->mtime = st->st_mtim;
 	p->file_size = st->st_size;
+	p->checked = generation;
 	p->handle = h;
 	p->memfd = mfd;
 	p->desc = desc;
@@ -200,7 +235,7 @@ struct plugin *plugin_get(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	for (p = loaded; p; p = p->next)
-		if (same_file(p, path, &st))
+		if (same_file(p, path, &st, fd))
 			break;
 	if (p == NULL && (p = load(path, &st, fd, err, errlen)) != NULL) {
 		p->next = loaded;
@@ -240,38 +275,57 @@ const char *plugin_executors_str(uint32_t bits, char *buf, size_t len)
 }
 
 /*
- * Load every service's plugin into out[i] (NULL where it failed) and check
- * that it supports the service's executor. Each problem goes to `errs`
- * with the service's file and line. Returns the number of problems. The
- * caller releases out[] with plugin_put().
+ * The plugin of service `sc`, checked to support its executor. NULL when
+ * it cannot be had, with the reason in `err` as "key: why" and the line
+ * it is about in *line.
+ */
+struct plugin *plugin_for_service(const struct service_config *sc, char *err,
+                                  size_t errlen, int *line)
+{
+	char why[512], list[128];
+	struct plugin *p = plugin_get(sc->plugin_path, why, sizeof(why));
+
+	if (p == NULL) {
+		snprintf(err, errlen, "plugin: %s", why);
+		*line = sc->plugin_line;
+		return NULL;
+	}
+	if (!(p->api.executors & executor_bit(sc->executor))) {
+		snprintf(err, errlen,
+		         "executor: '%s' is not supported by plugin '%s' (it "
+		         "supports: %s)",
+		         executor_name(sc->executor), p->api.name,
+		         plugin_executors_str(p->api.executors, list,
+		                              sizeof(list)));
+		*line = sc->executor_line;
+		plugin_put(p);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * Load every service's plugin into out[i] (NULL where it failed). Each
+ * problem goes to `errs` with the service's file and line. Returns the
+ * number of problems. The caller releases out[] with plugin_put().
  */
 int plugins_load(const struct tend_config *cfg, struct plugin **out,
                  struct errors *errs)
 {
 	size_t before = errs->count;
 
+	plugins_recheck();
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct service_config *sc = &cfg->services[i];
-		char err[512], list[128];
-		struct plugin *p;
+		char err[768];
+		int line;
 
 		out[i] = NULL;
 		if (sc->plugin_path == NULL)
 			continue;
-		p = plugin_get(sc->plugin_path, err, sizeof(err));
-		if (p == NULL) {
-			errors_add(errs, sc->file, sc->plugin_line,
-			           "plugin: %s", err);
-			continue;
-		}
-		if (!(p->api.executors & executor_bit(sc->executor)))
-			errors_add(errs, sc->file, sc->executor_line,
-			           "executor: '%s' is not supported by plugin "
-			           "'%s' (it supports: %s)",
-			           executor_name(sc->executor), p->api.name,
-			           plugin_executors_str(p->api.executors,
-			                                list, sizeof(list)));
-		out[i] = p;
+		out[i] = plugin_for_service(sc, err, sizeof(err), &line);
+		if (out[i] == NULL)
+			errors_add(errs, sc->file, line, "%s", err);
 	}
 	return (int)(errs->count - before);
 }

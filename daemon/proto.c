@@ -4,10 +4,10 @@
  * from the kernel. Also the settings tree as JSON, for the trip.
  *
  * host -> child: {"t":"config", "name", "executor", "file", "settings",
- *                 "heartbeat_every"}, {"t":"stop"}
+ *                 "heartbeat_every"}, {"t":"stop"}, {"t":"reload","settings"}
  * child -> host: {"t":"started"}, {"t":"ready"}, {"t":"hb"},
  *                {"t":"log","level","msg"}, {"t":"fail","reason"},
- *                {"t":"startfail","reason"}
+ *                {"t":"startfail","reason"}, {"t":"reloaded","rc"}
  */
 #include <errno.h>
 #include <jansson.h>

@@ -33,7 +33,10 @@
 struct child {
 	struct tend_ctx ctx; /* first, as in the host */
 	const struct tend_plugin *api;
-	struct setting settings;
+	_Atomic(const struct setting *) settings;
+	struct setting first;     /* the settings it started with */
+	pthread_mutex_t run_lock; /* process: reload() must not meet fini() */
+	bool running;             /* process: run() has not returned */
 	char name[NAME_MAX_LEN + 8];
 	char file[512];
 	int chan;
@@ -49,7 +52,8 @@ struct child {
 };
 
 static struct child me = {.chan = PROTO_FD_CHANNEL,
-                          .send_lock = PTHREAD_MUTEX_INITIALIZER};
+                          .send_lock = PTHREAD_MUTEX_INITIALIZER,
+                          .run_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void say(json_t *msg)
 {
@@ -94,7 +98,7 @@ static int checked(const char *key, int rc, enum setting_type want,
 static int c_int(struct tend_ctx *c, const char *k, long long *out)
 {
 	const struct setting *s;
-	int rc = setting_get_int(&me.settings, k, out, &s);
+	int rc = setting_get_int(me.settings, k, out, &s);
 	(void)c;
 	return checked(k, rc, SETTING_INT, s);
 }
@@ -102,7 +106,7 @@ static int c_int(struct tend_ctx *c, const char *k, long long *out)
 static int c_double(struct tend_ctx *c, const char *k, double *out)
 {
 	const struct setting *s;
-	int rc = setting_get_double(&me.settings, k, out, &s);
+	int rc = setting_get_double(me.settings, k, out, &s);
 	(void)c;
 	return checked(k, rc, SETTING_FLOAT, s);
 }
@@ -110,7 +114,7 @@ static int c_double(struct tend_ctx *c, const char *k, double *out)
 static int c_string(struct tend_ctx *c, const char *k, const char **out)
 {
 	const struct setting *s;
-	int rc = setting_get_string(&me.settings, k, out, &s);
+	int rc = setting_get_string(me.settings, k, out, &s);
 	(void)c;
 	return checked(k, rc, SETTING_STRING, s);
 }
@@ -118,7 +122,7 @@ static int c_string(struct tend_ctx *c, const char *k, const char **out)
 static int c_bool(struct tend_ctx *c, const char *k, int *out)
 {
 	const struct setting *s;
-	int rc = setting_get_bool(&me.settings, k, out, &s);
+	int rc = setting_get_bool(me.settings, k, out, &s);
 	(void)c;
 	return checked(k, rc, SETTING_BOOL, s);
 }
@@ -247,15 +251,42 @@ static const struct tend_host host_table = {
     .exit = c_exit,
 };
 
+/*
+ * New settings: swap them in and call reload(). The old tree is never
+ * freed: the plugin may still hold its strings, and the child is short
+ * lived next to a config.
+ */
+static void reload(json_t *settings)
+{
+	struct setting *fresh = calloc(1, sizeof(*fresh));
+	int rc;
+
+	if (fresh == NULL || settings_from_json(fresh, NULL, settings) < 0) {
+		free(fresh);
+		return;
+	}
+	pthread_mutex_lock(&me.run_lock);
+	if (me.running) {
+		me.settings = fresh;
+		rc = me.api->reload ? me.api->reload(&me.ctx) : 0;
+		say(json_pack("{s:s, s:i}", "t", "reloaded", "rc", rc));
+	}
+	pthread_mutex_unlock(&me.run_lock);
+}
+
 /* A message from tendd. */
 static void on_message(json_t *msg)
 {
-	if (strcmp(proto_type(msg), "stop") == 0) {
+	const char *t = proto_type(msg);
+
+	if (strcmp(t, "stop") == 0) {
 		uint64_t one = 1;
 		me.stopping = 1;
 		(void)!write(me.stop_fd, &one, sizeof(one));
 		if (me.loop)
 			ev_break(me.loop, EVBREAK_ALL);
+	} else if (strcmp(t, "reload") == 0) {
+		reload(json_object_get(msg, "settings"));
 	}
 	json_decref(msg);
 }
@@ -380,12 +411,16 @@ static int run_blocking(void)
 	sigset_t all, old;
 	int rc;
 
+	me.running = true; /* before the reader can look */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_create(&reader, NULL, channel_reader, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	say(json_pack("{s:s}", "t", "started"));
 	rc = me.api->run(&me.ctx);
+	pthread_mutex_lock(&me.run_lock);
+	me.running = false;
+	pthread_mutex_unlock(&me.run_lock);
 	if (me.api->fini)
 		me.api->fini(&me.ctx);
 	return rc;
@@ -401,9 +436,11 @@ static int run_loop(void)
 			me.api->fini(&me.ctx);
 		start_failed("start() failed");
 	}
+	me.running = true;
 	say(json_pack("{s:s}", "t", "started"));
 	if (!me.ended && !me.stopping)
 		ev_run(me.loop, 0);
+	me.running = false;
 	if (me.api->stop)
 		me.api->stop(&me.ctx);
 	if (me.api->fini)
@@ -438,9 +475,10 @@ int main(int argc, char **argv)
 	snprintf(me.file, sizeof(me.file), "%s",
 	         json_string_value(json_object_get(cfg, "file")) ?: "?");
 	me.hb_every = json_real_value(json_object_get(cfg, "heartbeat_every"));
-	if (settings_from_json(&me.settings, NULL,
+	if (settings_from_json(&me.first, NULL,
 	                       json_object_get(cfg, "settings")) < 0)
 		start_failed("bad settings");
+	me.settings = &me.first;
 	apply_options(cfg);
 	/*
 	 * A crash of the plugin is the child's death by that signal, which

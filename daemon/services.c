@@ -10,6 +10,9 @@
 
 static struct supervisor **all;
 static size_t count;
+/* removed by a reload while a thread it abandoned still runs */
+static struct supervisor **limbo;
+static size_t nlimbo;
 
 /* shutdown: services still to stop, latest started first */
 static struct supervisor **order;
@@ -45,6 +48,40 @@ void services_create(struct ev_loop *loop, struct tend_config *cfg,
 	for (size_t i = 0; i < cfg->nservices; i++)
 		all[count++] =
 		    supervisor_new(loop, &cfg->services[i], plugins[i]);
+}
+
+/*
+ * Make `list` (n supervisors, the array taken over) the services: a
+ * reload's new order. Not while shutting down.
+ */
+void services_adopt(struct supervisor **list, size_t n)
+{
+	free(all);
+	all = list;
+	count = n;
+}
+
+/* Forget a service a reload removed, now that it is down, and free it. */
+void services_remove(struct supervisor *sv)
+{
+	size_t i;
+
+	for (i = 0; i < count && all[i] != sv; i++)
+		;
+	if (i == count)
+		return;
+	memmove(&all[i], &all[i + 1], (count - i - 1) * sizeof(*all));
+	count--;
+	if (sv->abandoned == 0) {
+		supervisor_free(sv);
+		return;
+	}
+	/* its abandoned thread reports to it when it ends: keep it */
+	struct supervisor **grown = realloc(limbo, (nlimbo + 1) * sizeof(*grown));
+	if (grown == NULL)
+		fatalx("out of memory");
+	limbo = grown;
+	limbo[nlimbo++] = sv;
 }
 
 void services_start_all(void)
@@ -123,6 +160,9 @@ bool services_any_stuck(void)
 	for (size_t i = 0; i < count; i++)
 		if (all[i]->abandoned > 0)
 			return true;
+	for (size_t i = 0; i < nlimbo; i++)
+		if (limbo[i]->abandoned > 0)
+			return true;
 	return false;
 }
 
@@ -130,8 +170,11 @@ void services_free(void)
 {
 	for (size_t i = 0; i < count; i++)
 		supervisor_free(all[i]);
+	for (size_t i = 0; i < nlimbo; i++)
+		supervisor_free(limbo[i]);
 	free(all);
 	free(order);
-	all = order = NULL;
-	count = order_len = order_next = 0;
+	free(limbo);
+	all = order = limbo = NULL;
+	count = order_len = order_next = nlimbo = 0;
 }

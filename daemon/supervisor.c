@@ -24,6 +24,7 @@ enum sv_event {
 	SE_EXITED,  /* the run is over */
 	SE_TIMER,   /* backoff over, or stop deadline passed */
 	SE_HUNG,    /* the watchdog saw no heartbeat */
+	SE_RELOADED, /* the plugin's reload() returned */
 	SE_NEVENTS
 };
 
@@ -80,6 +81,13 @@ static void set_state(struct supervisor *sv, enum sv_state to)
 		o->fn(o->arg, sv, from);
 }
 
+/* Something the observers may want besides a state change. */
+static void notify(struct supervisor *sv)
+{
+	for (struct observer *o = observers; o; o = o->next)
+		o->fn(o->arg, sv, sv->state);
+}
+
 static ev_timer *timer(struct supervisor *sv) { return sv->timer; }
 static ev_timer *watchdog(struct supervisor *sv) { return sv->watchdog; }
 
@@ -115,6 +123,21 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	dispatch(sv, SE_HUNG, NULL);
 }
 
+/* Take the config a reload left waiting; nothing runs now. */
+static void take_next(struct supervisor *sv)
+{
+	if (!sv->has_next)
+		return;
+	service_config_clear(&sv->cfg);
+	sv->cfg = sv->next;
+	memset(&sv->next, 0, sizeof(sv->next));
+	plugin_put(sv->plugin);
+	sv->plugin = sv->next_plugin;
+	sv->next_plugin = NULL;
+	sv->ops = executor_ops(sv->cfg.executor);
+	sv->has_next = false;
+}
+
 /* Clean up after a run, and remember how it ended. */
 static void run_over(struct supervisor *sv, const struct exit_info *info)
 {
@@ -122,6 +145,7 @@ static void run_over(struct supervisor *sv, const struct exit_info *info)
 
 	ev_timer_stop(sv->loop, timer(sv));
 	ev_timer_stop(sv->loop, watchdog(sv));
+	sv->reloading = false;
 	if (sv->inst) {
 		sv->output_dropped += sv->inst->output_dropped;
 		if (!sv->inst->abandoned) {
@@ -130,6 +154,7 @@ static void run_over(struct supervisor *sv, const struct exit_info *info)
 		}
 		sv->inst = NULL;
 	}
+	take_next(sv);
 	sv->last = sv->has_pending ? sv->pending : *info;
 	sv->has_pending = false;
 	sv->has_last = true;
@@ -147,9 +172,20 @@ static void begin_run(struct supervisor *sv)
 	struct exit_info info = {.kind = EXIT_START_FAILED};
 	struct instance *in;
 
-	in = instance_new(sv, sv->ops, sv->plugin, &sv->cfg, sv->loop);
 	sv->started_at = mono_now();
 	sv->start_seq = ++start_counter;
+	if (sv->plugin == NULL) {
+		/* its plugin would not load: only a reload can change that */
+		sv->last = info;
+		snprintf(sv->last.reason, sizeof(sv->last.reason), "%s",
+		         sv->plugin_error);
+		sv->has_last = true;
+		log_at(TEND_LOG_ERROR, sv->cfg.name, "cannot start: %s",
+		       sv->plugin_error);
+		set_state(sv, SV_FAILED);
+		return;
+	}
+	in = instance_new(sv, sv->ops, sv->plugin, &sv->cfg, sv->loop);
 	set_state(sv, SV_STARTING);
 	if (in == NULL) {
 		snprintf(info.reason, sizeof(info.reason),
@@ -281,6 +317,8 @@ static void a_started(struct supervisor *sv, const struct exit_info *e)
 	else
 		log_at(TEND_LOG_INFO, sv->cfg.name, "started (%s)",
 		       sv->ops->name);
+	if (sv->cfg.ready == READY_NOTIFY)
+		arm_timer(sv, sv->cfg.ready_timeout);
 	set_state(sv, sv->cfg.ready == READY_START ? SV_READY : SV_RUNNING);
 }
 
@@ -289,8 +327,40 @@ static void a_ready(struct supervisor *sv, const struct exit_info *e)
 	(void)e;
 	if (sv->state == SV_STARTING)
 		return; /* STARTED is still to come; it will see ready_sent */
+	ev_timer_stop(sv->loop, timer(sv));
 	log_at(TEND_LOG_INFO, sv->cfg.name, "ready");
 	set_state(sv, SV_READY);
+}
+
+/* ready = "notify", and no word within ready_timeout: a failed start */
+static void a_not_ready(struct supervisor *sv, const struct exit_info *e)
+{
+	struct exit_info late = {.kind = EXIT_START_FAILED};
+
+	(void)e;
+	snprintf(late.reason, sizeof(late.reason), "not ready within %gs",
+	         sv->cfg.ready_timeout);
+	log_at(TEND_LOG_WARNING, sv->cfg.name, "not ready within %gs",
+	       sv->cfg.ready_timeout);
+	begin_stop(sv, &late);
+}
+
+/* reload() answered: non-zero asks for a restart on the new settings. */
+static void a_reloaded(struct supervisor *sv, const struct exit_info *e)
+{
+	sv->reloading = false;
+	sv->reload_rc = e->code;
+	if (e->code == 0) {
+		log_at(TEND_LOG_INFO, sv->cfg.name, "reloaded its settings");
+		notify(sv);
+		return;
+	}
+	log_at(TEND_LOG_NOTICE, sv->cfg.name,
+	       "reload() returned %d: restarting", e->code);
+	notify(sv);
+	sv->stop_wanted = true;
+	sv->restart_wanted = true;
+	begin_stop(sv, NULL);
 }
 
 static void a_end(struct supervisor *sv, const struct exit_info *e)
@@ -361,12 +431,13 @@ static void a_stop_backoff(struct supervisor *sv, const struct exit_info *e)
 	a_to_stopped(sv, e);
 }
 
-#define RUNNING_ROW(on_started, on_ready)                                  \
+#define RUNNING_ROW(on_started, on_ready, on_timer, on_reloaded)            \
 	{                                                                  \
 		[SE_START] = a_ignore, [SE_STOP] = a_stop_run,             \
 		[SE_STARTED] = on_started, [SE_READY] = on_ready,          \
 		[SE_END] = a_end, [SE_EXITED] = a_exited,                  \
-		[SE_TIMER] = a_ignore, [SE_HUNG] = a_hung,                 \
+		[SE_TIMER] = on_timer, [SE_HUNG] = a_hung,                 \
+		[SE_RELOADED] = on_reloaded,                               \
 	}
 #define DOWN_ROW(on_stop)                                                  \
 	{                                                                  \
@@ -374,15 +445,16 @@ static void a_stop_backoff(struct supervisor *sv, const struct exit_info *e)
 		[SE_STARTED] = a_ignore, [SE_READY] = a_ignore,            \
 		[SE_END] = a_ignore, [SE_EXITED] = a_ignore,               \
 		[SE_TIMER] = a_ignore, [SE_HUNG] = a_ignore,               \
+		[SE_RELOADED] = a_ignore,                                  \
 	}
 
 static action_fn *const table[SV_NSTATES][SE_NEVENTS] = {
     [SV_STOPPED] = DOWN_ROW(a_ignore),
     [SV_EXITED] = DOWN_ROW(a_to_stopped),
     [SV_FAILED] = DOWN_ROW(a_to_stopped),
-    [SV_STARTING] = RUNNING_ROW(a_started, a_ready),
-    [SV_RUNNING] = RUNNING_ROW(a_ignore, a_ready),
-    [SV_READY] = RUNNING_ROW(a_ignore, a_ignore),
+    [SV_STARTING] = RUNNING_ROW(a_started, a_ready, a_ignore, a_ignore),
+    [SV_RUNNING] = RUNNING_ROW(a_ignore, a_ready, a_not_ready, a_reloaded),
+    [SV_READY] = RUNNING_ROW(a_ignore, a_ignore, a_ignore, a_reloaded),
     [SV_STOPPING] =
         {
             [SE_START] = a_start_later,
@@ -393,6 +465,7 @@ static action_fn *const table[SV_NSTATES][SE_NEVENTS] = {
             [SE_EXITED] = a_stopped,
             [SE_TIMER] = a_stop_deadline,
             [SE_HUNG] = a_ignore,
+            [SE_RELOADED] = a_ignore,
         },
     [SV_BACKOFF] =
         {
@@ -404,6 +477,7 @@ static action_fn *const table[SV_NSTATES][SE_NEVENTS] = {
             [SE_EXITED] = a_ignore,
             [SE_TIMER] = a_backoff_over,
             [SE_HUNG] = a_ignore,
+            [SE_RELOADED] = a_ignore,
         },
 };
 
@@ -421,6 +495,7 @@ void supervisor_event(struct supervisor *sv, struct instance *in,
 	    [IE_STARTED] = SE_STARTED,
 	    [IE_READY] = SE_READY,
 	    [IE_END] = SE_END,
+	    [IE_RELOADED] = SE_RELOADED,
 	    [IE_EXITED] = SE_EXITED,
 	};
 
@@ -475,6 +550,10 @@ void supervisor_free(struct supervisor *sv)
 	}
 	plugin_put(sv->plugin);
 	service_config_clear(&sv->cfg);
+	if (sv->has_next) {
+		plugin_put(sv->next_plugin);
+		service_config_clear(&sv->next);
+	}
 	free(sv);
 }
 
@@ -503,4 +582,87 @@ int supervisor_restart(struct supervisor *sv)
 	}
 	dispatch(sv, SE_START, NULL);
 	return 0;
+}
+
+/*
+ * A reload changed what runs: take over `sc` (left empty) and `plugin` (a
+ * reference; NULL when it would not load, for the reason in `error`), and
+ * run them. A run that is up is stopped and started again on the new
+ * config; one in backoff, failed or exited starts now. Returns false when
+ * the service stays stopped (stopped on request): the config waits for
+ * its next start.
+ */
+bool supervisor_replace(struct supervisor *sv, struct service_config *sc,
+                        struct plugin *plugin, const char *error)
+{
+	if (sv->has_next) {
+		plugin_put(sv->next_plugin);
+		service_config_clear(&sv->next);
+	}
+	sv->next = *sc;
+	memset(sc, 0, sizeof(*sc));
+	sv->next_plugin = plugin;
+	sv->has_next = true;
+	snprintf(sv->plugin_error, sizeof(sv->plugin_error), "%s",
+	         error ? error : "");
+	if (sv->inst == NULL)
+		take_next(sv);
+	switch (sv->state) {
+	case SV_STARTING:
+	case SV_RUNNING:
+	case SV_READY:
+		sv->stop_wanted = true;
+		sv->restart_wanted = true;
+		log_at(TEND_LOG_INFO, sv->cfg.name, "config changed: restarting");
+		dispatch(sv, SE_STOP, NULL);
+		return true;
+	case SV_STOPPING:
+		if (sv->stop_wanted && !sv->restart_wanted)
+			return false; /* stopping on request: stays down */
+		sv->stop_wanted = true;
+		sv->restart_wanted = true;
+		return true;
+	case SV_STOPPED:
+		return false;
+	default: /* backoff, exited, failed */
+		dispatch(sv, SE_START, NULL);
+		return true;
+	}
+}
+
+/*
+ * A reload changed only the settings and the supervisor's own parameters
+ * (restart strategy, timeouts): apply them in place. When a run is up and
+ * its settings changed, the plugin's reload() is called where it runs;
+ * returns true when that answer (SE_RELOADED) is awaited.
+ */
+bool supervisor_update(struct supervisor *sv, struct service_config *sc)
+{
+	bool settings = !setting_equal(&sv->cfg.settings->root,
+	                               &sc->settings->root);
+	bool up = sv->inst && (sv->state == SV_RUNNING || sv->state == SV_READY);
+
+	sv->cfg.restart = sc->restart;
+	sv->cfg.stop_timeout = sc->stop_timeout;
+	sv->cfg.ready_timeout = sc->ready_timeout;
+	if (sv->cfg.watchdog != sc->watchdog) {
+		sv->cfg.watchdog = sc->watchdog;
+		ev_timer_stop(sv->loop, watchdog(sv));
+		if (up && sv->cfg.watchdog > 0) {
+			sv->inst->last_beat = mono_now();
+			ev_timer_set(watchdog(sv), sv->cfg.watchdog, 0.);
+			ev_timer_start(sv->loop, watchdog(sv));
+		}
+	}
+	if (!settings)
+		return false;
+	settings_unref(sv->cfg.settings);
+	sv->cfg.settings = settings_ref(sc->settings);
+	if (!up || sv->plugin->api.reload == NULL)
+		return false;
+	instance_set_settings(sv->inst, sv->cfg.settings);
+	sv->reloading = true;
+	sv->reload_rc = 0;
+	sv->ops->reconfigure(sv->inst);
+	return true;
 }

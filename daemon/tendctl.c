@@ -29,10 +29,14 @@ static void usage(FILE *to)
 	fprintf(to,
 	        "usage: tendctl [-s SOCKET | -c CONFIG] [--json] COMMAND\n"
 	        "commands:\n"
-	        "  status [NAME]   state of every service, or of one\n"
-	        "  start NAME      start a service (also a failed one)\n"
-	        "  stop NAME       stop a service\n"
-	        "  restart NAME    stop and start a service\n");
+	        "  status [NAME]        state of every service, or of one\n"
+	        "  start NAME           start a service (also a failed one)\n"
+	        "  stop NAME            stop a service\n"
+	        "  restart NAME         stop and start a service\n"
+	        "  reload [--dry-run]   apply the config as it is now on "
+	        "disk;\n"
+	        "                       --dry-run: only say what would "
+	        "change\n");
 }
 
 /*
@@ -133,6 +137,72 @@ static void fmt_duration(char *buf, size_t len, double s)
 		         (int)s / 3600 % 24);
 }
 
+/* What a reload did (or, dry, would do), service by service. */
+static int print_reload(json_t *rl)
+{
+	static const char *const outcomes[] = {
+	    "added", "removed", "restarted", "reconfigured", "unchanged",
+	    "failed"};
+	unsigned n[6] = {0};
+	json_t *services = json_object_get(rl, "services"), *s;
+	json_t *errors = json_object_get(rl, "errors");
+	bool dry = json_is_true(json_object_get(rl, "dry_run"));
+	size_t i;
+
+	if (strcmp(json_string_value(json_object_get(rl, "result")) ?: "",
+	           "rejected") == 0) {
+		fprintf(stderr,
+		        "tendctl: config rejected, nothing changed%s:\n",
+		        dry ? "" : "; the previous config still runs");
+		json_array_foreach(errors, i, s)
+		    fprintf(stderr, "%s\n", json_string_value(s));
+		return EXIT_FAILED;
+	}
+	json_array_foreach(json_object_get(rl, "notes"), i, s)
+	    printf("%-13s %s\n", "global", json_string_value(s));
+	json_array_foreach(services, i, s)
+	{
+		const char *o = json_string_value(json_object_get(s, "outcome"));
+		const char *why = json_string_value(json_object_get(s, "reason"));
+		for (size_t k = 0; k < 6; k++)
+			if (strcmp(o, outcomes[k]) == 0)
+				n[k]++;
+		printf("%-13s %s%s%s\n", o,
+		       json_string_value(json_object_get(s, "name")),
+		       why ? ": " : "", why ? why : "");
+	}
+	printf("%s%u added, %u removed, %u restarted, %u reconfigured, %u "
+	       "unchanged, %u failed\n",
+	       dry ? "dry run, nothing changed: would be " : "", n[0], n[1],
+	       n[2], n[3], n[4], n[5]);
+	return n[5] ? EXIT_FAILED : 0;
+}
+
+/* A reload that went wrong stays visible in status until the next one. */
+static void print_last_reload(json_t *rl)
+{
+	const char *result = json_string_value(json_object_get(rl, "result"));
+	char ago[32];
+	json_t *s;
+	size_t i;
+
+	if (result == NULL || strcmp(result, "ok") == 0)
+		return;
+	fmt_duration(ago, sizeof(ago),
+	             json_number_value(json_object_get(rl, "ago")));
+	printf("last reload (%s, %s ago) %s:", 
+	       json_string_value(json_object_get(rl, "origin")), ago,
+	       strcmp(result, "rejected") == 0
+	           ? "was rejected; the previous config still runs"
+	           : "failed for");
+	json_array_foreach(json_object_get(rl, "failed"), i, s)
+	    printf(" %s", json_string_value(s));
+	printf("\n");
+	json_array_foreach(json_object_get(rl, "errors"), i, s)
+	    printf("  %s\n", json_string_value(s));
+	printf("\n");
+}
+
 static void print_table(json_t *services)
 {
 	size_t i;
@@ -175,12 +245,13 @@ int main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"config", required_argument, NULL, 'c'},
+	    {"dry-run", no_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	char *path = NULL;
 	const char *cmd, *name = NULL;
-	bool json = false;
+	bool json = false, dry = false, needs_name, is_reload;
 	json_t *req, *reply;
 	int opt, fd, status;
 
@@ -198,6 +269,9 @@ int main(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'n':
+			dry = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -210,10 +284,13 @@ int main(int argc, char **argv)
 	cmd = argv[optind++];
 	if (optind < argc)
 		name = argv[optind++];
+	needs_name = strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
+	             strcmp(cmd, "restart") == 0;
+	is_reload = strcmp(cmd, "reload") == 0;
 	if (optind < argc ||
-	    (strcmp(cmd, "status") != 0 && strcmp(cmd, "start") != 0 &&
-	     strcmp(cmd, "stop") != 0 && strcmp(cmd, "restart") != 0) ||
-	    (strcmp(cmd, "status") != 0 && name == NULL))
+	    !(needs_name || is_reload || strcmp(cmd, "status") == 0) ||
+	    (needs_name && name == NULL) || (is_reload && name != NULL) ||
+	    (dry && !is_reload))
 		goto bad_usage;
 	if (path == NULL && getenv("TEND_SOCKET"))
 		path = strdup(getenv("TEND_SOCKET"));
@@ -230,6 +307,8 @@ int main(int argc, char **argv)
 	req = json_pack("{s:i, s:s}", "v", 1, "cmd", cmd);
 	if (name)
 		json_object_set_new(req, "name", json_string(name));
+	if (dry)
+		json_object_set_new(req, "dry_run", json_true());
 	reply = call(fd, req);
 	json_decref(req);
 	close(fd);
@@ -244,10 +323,14 @@ int main(int argc, char **argv)
 		char *text = json_dumps(reply, JSON_INDENT(2));
 		puts(text);
 		free(text);
+	} else if (json_object_get(reply, "reload") &&
+	           strcmp(cmd, "reload") == 0) {
+		status = print_reload(json_object_get(reply, "reload"));
 	} else if (status != 0) {
 		fprintf(stderr, "tendctl: %s\n",
 		        json_string_value(json_object_get(reply, "error")));
 	} else if (strcmp(cmd, "status") == 0) {
+		print_last_reload(json_object_get(reply, "reload"));
 		print_table(json_object_get(reply, "services"));
 	} else {
 		printf("%s: %s\n", name,

@@ -121,6 +121,19 @@ enum backoff_kind {
 };
 enum ready_mode { READY_START, READY_NOTIFY };
 
+/*
+ * A service's settings, shared by its config and the runs of it: a run
+ * keeps the tree it read from until it ends, even when a reload gives the
+ * service a new one. Counted on the main thread only.
+ */
+struct settings {
+	int refs;
+	struct setting root; /* a SETTING_GROUP, maybe empty */
+};
+struct settings *settings_new(void);
+struct settings *settings_ref(struct settings *);
+void settings_unref(struct settings *);
+
 struct restart_config {
 	enum restart_policy policy;
 	enum backoff_kind backoff;
@@ -162,8 +175,9 @@ struct service_config {
 	double watchdog;
 	double stop_timeout;
 	enum ready_mode ready;
+	double ready_timeout; /* notify: not ready by then is a failed start */
 	int instances;
-	struct setting settings; /* a SETTING_GROUP, maybe empty */
+	struct settings *settings;
 	struct proc_options proc;
 };
 
@@ -187,14 +201,20 @@ void config_free(struct tend_config *);
 void service_config_clear(struct service_config *);
 const char *executor_name(enum executor_kind);
 uint32_t executor_bit(enum executor_kind);
+#define SC_DIFF_SETTINGS 1u   /* the settings group */
+#define SC_DIFF_SUPERVISOR 2u /* restart strategy and timeouts */
+#define SC_DIFF_RUN 4u        /* plugin, executor, readiness, process options */
+unsigned service_config_diff(const struct service_config *,
+                             const struct service_config *);
 
 /* plugin.c: loading plugins from private copies */
 struct plugin {
 	char *path; /* the file it was read from */
 	dev_t dev;
 	ino_t ino;
-	struct timespec mtime;
 	off_t file_size;
+	unsigned checked; /* the pass it was last found the same as its file */
+	bool stale;       /* the file changed: never used for a new start */
 	void *handle;
 	int memfd; /* the private copy */
 	const struct tend_plugin *desc;
@@ -207,6 +227,9 @@ void plugin_put(struct plugin *);
 const char *plugin_executors_str(uint32_t bits, char *buf, size_t len);
 int plugins_load(const struct tend_config *, struct plugin **out,
                  struct errors *);
+struct plugin *plugin_for_service(const struct service_config *, char *err,
+                                  size_t errlen, int *line);
+void plugins_recheck(void);
 
 /* backoff.c: pure restart arithmetic, no clocks or loops */
 #define RESTART_HISTORY 101 /* intensity is at most 100 */
@@ -258,8 +281,10 @@ struct instance {
 	const struct executor_ops *ops;
 	const struct tend_plugin *api;
 	struct plugin *plugin;            /* a reference, held while it runs */
-	const struct setting *settings;   /* the service's, read-only */
-	const char *file;                 /* config file, for setting errors */
+	_Atomic(const struct setting *) settings; /* the latest it was given */
+	struct settings **held;           /* every tree it was given */
+	size_t nheld;
+	char *file;                       /* config file, for setting errors */
 	char name[NAME_MAX_LEN + 8];
 	void *data;                       /* the plugin's */
 	struct ev_loop *loop;             /* start() plugins' loop */
@@ -281,6 +306,7 @@ struct instance *instance_new(struct supervisor *, const struct executor_ops *,
                               struct plugin *, const struct service_config *,
                               struct ev_loop *host_loop);
 void instance_free(struct instance *);
+void instance_set_settings(struct instance *, struct settings *);
 void instance_exit_info(const struct instance *, int rc,
                         struct exit_info *out);
 
@@ -289,6 +315,7 @@ enum instance_event {
 	IE_STARTED, /* running the plugin */
 	IE_READY,   /* tend_ready() */
 	IE_END,     /* the plugin asked to end (async: stop it for me) */
+	IE_RELOADED, /* reload() returned; its value in exit_info.code */
 	IE_EXITED,  /* finished; the last event of an instance */
 };
 int events_init(struct ev_loop *main_loop);
@@ -304,6 +331,9 @@ struct executor_ops {
 	bool (*kill)(struct instance *);      /* deadline passed; true: gone */
 	void (*reap)(struct instance *);      /* after IE_EXITED: release */
 	void (*self_end)(struct instance *);  /* plugin called fail/exit */
+	/* new settings are in place: call reload() where the plugin runs,
+	 * then post IE_RELOADED (unless the run ends first) */
+	void (*reconfigure)(struct instance *);
 };
 extern const struct executor_ops exec_async_ops;
 extern const struct executor_ops exec_thread_ops;
@@ -359,8 +389,15 @@ struct supervisor {
 	double started_at; /* mono_now() of the current run's start */
 	double next_start; /* mono_now() the backoff ends */
 	unsigned long start_seq; /* order of the last start, for shutdown */
-	void *timer;             /* ev_timer: backoff or stop deadline */
+	void *timer;             /* ev_timer: backoff, ready or stop deadline */
 	void *watchdog;          /* ev_timer */
+	/* reloads */
+	struct service_config next; /* to run once the current run is over */
+	struct plugin *next_plugin;
+	bool has_next;
+	char plugin_error[REASON_MAX]; /* why plugin is NULL */
+	bool reloading;     /* the plugin's reload() is yet to answer */
+	int reload_rc;      /* its answer */
 };
 typedef void sv_observer_fn(void *arg, struct supervisor *,
                             enum sv_state from);
@@ -373,6 +410,9 @@ int supervisor_restart(struct supervisor *);
 void supervisor_event(struct supervisor *, struct instance *,
                       enum instance_event, const struct exit_info *);
 void supervisor_observe(sv_observer_fn *, void *arg);
+bool supervisor_replace(struct supervisor *, struct service_config *,
+                        struct plugin *, const char *error);
+bool supervisor_update(struct supervisor *, struct service_config *);
 const char *sv_state_name(enum sv_state);
 bool sv_state_is_down(enum sv_state);
 
@@ -380,6 +420,8 @@ bool sv_state_is_down(enum sv_state);
 void services_create(struct ev_loop *, struct tend_config *,
                      struct plugin **plugins);
 void services_start_all(void);
+void services_adopt(struct supervisor **list, size_t n);
+void services_remove(struct supervisor *);
 size_t services_count(void);
 struct supervisor *services_at(size_t i);
 struct supervisor *services_find(const char *name);
@@ -387,6 +429,42 @@ void services_shutdown(void (*done)(void));
 bool services_any_stuck(void);
 bool services_shutting_down(void);
 void services_free(void);
+
+/* reload.c: live reconfiguration */
+enum reload_outcome {
+	RO_UNCHANGED,
+	RO_ADDED,
+	RO_REMOVED,
+	RO_RESTARTED,
+	RO_RECONFIGURED, /* in place: settings, restart strategy, timeouts */
+	RO_FAILED,
+};
+struct reload_item {
+	char name[NAME_MAX_LEN + 8];
+	enum reload_outcome outcome;
+	char *reason; /* or NULL */
+};
+struct reload_report {
+	unsigned long id;
+	bool dry_run;
+	bool rejected;       /* the config has errors: nothing changed */
+	char origin[64];     /* who asked */
+	struct errors errors; /* why it was rejected */
+	struct errors notes;  /* global settings changed */
+	struct reload_item *items;
+	size_t nitems;
+	double started, took;
+};
+typedef void reload_done_fn(void *arg, const struct reload_report *);
+void reload_init(struct ev_loop *, struct tend_config *, bool debug);
+void reload_request(bool dry_run, const char *origin, reload_done_fn *,
+                    void *arg);
+void reload_signal(void);
+void reload_cancel(void *arg);
+const struct reload_report *reload_last(void);
+const struct tend_config *reload_config(void);
+const char *reload_outcome_name(enum reload_outcome);
+void reload_shutdown(void);
 
 /* utf8.c */
 char *utf8_sanitize(char *s);
@@ -397,6 +475,7 @@ void cgroup_remove(const char *dir);
 
 /* control.c: the control socket */
 int control_open(struct ev_loop *, const char *path, int mode);
+int control_move(const char *path, int mode, char *err, size_t errlen);
 void control_close(void);
 
 #endif

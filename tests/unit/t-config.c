@@ -145,27 +145,27 @@ static void test_defaults(void)
 	is_int(sc->ready, READY_START, "ready: start");
 	is_double(sc->watchdog, 0.0, 0, "watchdog: off");
 
-	is_int(sc->settings.type, SETTING_GROUP, "settings is a group");
-	ok(sc->settings.name == NULL, "settings root has no name");
-	s = setting_lookup(&sc->settings, "n");
+	is_int(sc->settings->root.type, SETTING_GROUP, "settings is a group");
+	ok(sc->settings->root.name == NULL, "settings root has no name");
+	s = setting_lookup(&sc->settings->root, "n");
 	ok(s && s->type == SETTING_INT && s->v.i == 3, "settings n = 3");
-	s = setting_lookup(&sc->settings, "f");
+	s = setting_lookup(&sc->settings->root, "f");
 	ok(s && s->type == SETTING_FLOAT && s->v.d == 2.5,
 	   "settings f = 2.5");
-	s = setting_lookup(&sc->settings, "g.b");
+	s = setting_lookup(&sc->settings->root, "g.b");
 	ok(s && s->type == SETTING_STRING, "settings g.b is a string");
 	is_str(s ? s->v.s : NULL, "deep", "settings g.b = \"deep\"");
 	is_int(s ? s->line : -1, 11, "settings g.b knows its line");
-	s = setting_lookup(&sc->settings, "g.on");
+	s = setting_lookup(&sc->settings->root, "g.on");
 	ok(s && s->type == SETTING_BOOL && s->v.b, "settings g.on = true");
-	s = setting_lookup(&sc->settings, "g");
+	s = setting_lookup(&sc->settings->root, "g");
 	ok(s && s->type == SETTING_GROUP && s->nkids == 2,
 	   "settings g is a group of 2");
-	ok(setting_lookup(&sc->settings, "g.x") == NULL,
+	ok(setting_lookup(&sc->settings->root, "g.x") == NULL,
 	   "an absent nested key is NULL");
-	ok(setting_lookup(&sc->settings, "n.b") == NULL,
+	ok(setting_lookup(&sc->settings->root, "n.b") == NULL,
 	   "a key under a non-group is NULL");
-	ok(setting_lookup(&sc->settings, "gg") == NULL,
+	ok(setting_lookup(&sc->settings->root, "gg") == NULL,
 	   "a key is matched whole, not by prefix");
 	config_free(cfg);
 	errors_clear(&errs);
@@ -254,7 +254,7 @@ static void test_instances(void)
 		dump_errors(&errs);
 	for (size_t i = 0; cfg && i < cfg->nservices && i < 3; i++) {
 		const struct service_config *sc = &cfg->services[i];
-		const struct setting *k = setting_lookup(&sc->settings, "k");
+		const struct setting *k = setting_lookup(&sc->settings->root, "k");
 
 		snprintf(name, sizeof(name), "x#%zu", i);
 		is_str(sc->name, name, "instance %zu is named %s", i, name);
@@ -264,8 +264,8 @@ static void test_instances(void)
 	}
 	/* each owns its copy: config_free() frees each once (ASan checks) */
 	if (cfg && cfg->nservices == 3) {
-		ok(cfg->services[1].settings.kids !=
-		       cfg->services[0].settings.kids,
+		ok(cfg->services[1].settings->root.kids !=
+		       cfg->services[0].settings->root.kids,
 		   "instances do not share settings");
 		ok(cfg->services[2].file != cfg->services[0].file,
 		   "instances do not share strings");

@@ -49,7 +49,7 @@ struct instance *instance_new(struct supervisor *sv,
 	in->sv = sv;
 	in->ops = ops;
 	in->plugin = plugin;
-	in->settings = &sc->settings;
+	in->settings = &sc->settings->root;
 	in->file = sc->file;
 	in->loop = host_loop;
 	in->stop_fd = -1;
@@ -67,15 +67,26 @@ void instance_free(struct instance *in)
 	free(in);
 }
 
+void instance_set_settings(struct instance *in, struct settings *s)
+{
+	in->settings = &s->root;
+}
+
 void plugin_put(struct plugin *p) { (void)p; }
 
 /* config.c's, which this test does not link: the parts a test sets */
+static struct settings no_settings = {.refs = 1,
+                                      .root = {.type = SETTING_GROUP}};
+
+struct settings *settings_ref(struct settings *s) { return s; }
+void settings_unref(struct settings *s) { (void)s; }
+
 void service_config_clear(struct service_config *sc)
 {
 	free(sc->plugin);
 	free(sc->plugin_path);
 	free(sc->file);
-	setting_clear(&sc->settings);
+	memset(sc, 0, sizeof(*sc));
 }
 
 static int mock_start(struct instance *in, char *err, size_t errlen)
@@ -210,7 +221,7 @@ static struct service_config base(const char *name)
 	    .stop_timeout = 5.0,
 	    .ready = READY_START,
 	    .instances = 1,
-	    .settings = {.type = SETTING_GROUP},
+	    .settings = &no_settings,
 	};
 
 	snprintf(sc.name, sizeof(sc.name), "%s", name);
@@ -222,7 +233,8 @@ static struct supervisor *new_sv(struct service_config *sc)
 {
 	memset(&mock, 0, sizeof(mock));
 	ev_now_update(loop);
-	return supervisor_new(loop, sc, NULL);
+	static struct plugin plugin; /* the mock executors never look */
+	return supervisor_new(loop, sc, &plugin);
 }
 
 /* Free it, and check that every instance was freed or abandoned. */
