@@ -187,7 +187,7 @@ static void apply_globals(struct reload_report *r, struct tend_config *to)
 
 	if (!debug_forced && to->log_level != from->log_level) {
 		log_threshold = to->log_level;
-		errors_add(&r->notes, "log_level", 0, "%s -> %s",
+		errors_add(&r->notes, "log.level", 0, "%s -> %s",
 		           log_level_name(from->log_level),
 		           log_level_name(to->log_level));
 	}
