@@ -602,6 +602,65 @@ static void test_regressions(void)
 	remove_file("inc2.cfg");
 }
 
+/* The difference between service `a` in text1 and in text2. */
+static unsigned diff_of(const char *text1, const char *text2)
+{
+	static const char head[] = "tend = { plugin_path = [ \".\" ]; };\n";
+	char buf[1024];
+	struct errors errs = {0};
+	struct tend_config *c1, *c2;
+	unsigned d = ~0u;
+
+	snprintf(buf, sizeof(buf), "%sservices = ( %s );\n", head, text1);
+	c1 = load(buf, &errs);
+	snprintf(buf, sizeof(buf), "%s\n\n# moved\nservices = ( %s );\n",
+	         head, text2);
+	c2 = load(buf, &errs);
+	if (c1 && c2 && c1->nservices == 1 && c2->nservices == 1)
+		d = service_config_diff(&c1->services[0], &c2->services[0]);
+	else
+		dump_errors(&errs);
+	config_free(c1);
+	config_free(c2);
+	errors_clear(&errs);
+	return d;
+}
+
+static void test_diff(void)
+{
+#define SVC "{ name = \"a\"; plugin = \"p.so\"; "
+	is_int(diff_of(SVC "executor = \"async\"; settings = { k = 1; }; }",
+	               SVC "executor = \"async\";\n settings = { k = 1; }; }"),
+	       0, "moved lines are no difference");
+	is_int(diff_of(SVC "executor = \"async\"; settings = { k = 1; }; }",
+	               SVC "executor = \"async\"; settings = { k = 2; }; }"),
+	       SC_DIFF_SETTINGS, "a setting's value");
+	is_int(diff_of(SVC "executor = \"async\"; settings = { k = 1; }; }",
+	               SVC "executor = \"async\"; settings = { k = 1.0; }; }"),
+	       SC_DIFF_SETTINGS, "a setting's type");
+	is_int(diff_of(SVC "executor = \"async\"; }",
+	               SVC "executor = \"async\"; restart = { intensity = 9; }; }"),
+	       SC_DIFF_SUPERVISOR, "the restart strategy");
+	is_int(diff_of(SVC "executor = \"thread\"; watchdog = 1.0; }",
+	               SVC "executor = \"thread\"; watchdog = 2.0; }"),
+	       SC_DIFF_SUPERVISOR, "a thread's watchdog");
+	is_int(diff_of(SVC "executor = \"process\"; watchdog = 1.0; }",
+	               SVC "executor = \"process\"; watchdog = 2.0; }"),
+	       SC_DIFF_SUPERVISOR | SC_DIFF_RUN,
+	       "a child's watchdog: it paces its heartbeats by it");
+	is_int(diff_of(SVC "executor = \"async\"; }",
+	               SVC "executor = \"thread\"; }"),
+	       SC_DIFF_RUN, "the executor");
+	is_int(diff_of(SVC "executor = \"process\"; env = { A = \"1\"; }; }",
+	               SVC "executor = \"process\"; env = { A = \"2\"; }; }"),
+	       SC_DIFF_RUN, "a process option");
+	is_int(diff_of(SVC "executor = \"async\"; ready = \"notify\"; }",
+	               SVC "executor = \"async\"; ready = \"notify\"; "
+	                   "ready_timeout = 5.0; settings = { k = 1; }; }"),
+	       SC_DIFF_SUPERVISOR | SC_DIFF_SETTINGS, "ready_timeout and settings");
+#undef SVC
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -627,6 +686,7 @@ int main(void)
 	test_dropins();
 	test_missing_file();
 	test_regressions();
+	test_diff();
 
 	remove_file("tend.conf");
 	remove_file("p.so");

@@ -19,7 +19,7 @@ static struct ev_loop *loop;
 /* What the mock executor was asked to do, and what it answers. */
 static struct {
 	int news, frees;
-	int starts, stops, kills, reaps, self_ends;
+	int starts, stops, kills, reaps, self_ends, reconfigures;
 	int start_rc;   /* start()'s answer */
 	bool kill_gone; /* kill()'s answer: true abandons the instance */
 	struct instance *abandoned[4];
@@ -127,6 +127,12 @@ static void mock_self_end(struct instance *in)
 	mock.self_ends++;
 }
 
+static void mock_reconfigure(struct instance *in)
+{
+	(void)in;
+	mock.reconfigures++;
+}
+
 static const struct executor_ops mock_ops = {
     .name = "mock",
     .start = mock_start,
@@ -134,6 +140,7 @@ static const struct executor_ops mock_ops = {
     .kill = mock_kill,
     .reap = mock_reap,
     .self_end = mock_self_end,
+    .reconfigure = mock_reconfigure,
 };
 
 const struct executor_ops *executor_ops(enum executor_kind kind)
@@ -219,6 +226,7 @@ static struct service_config base(const char *name)
 	            .period = 10.0,
 	        },
 	    .stop_timeout = 5.0,
+	    .ready_timeout = 90.0,
 	    .ready = READY_START,
 	    .instances = 1,
 	    .settings = &no_settings,
@@ -228,13 +236,20 @@ static struct service_config base(const char *name)
 	return sc;
 }
 
+/* The plugin every test service runs: the mock executors never look. */
+static int no_reload(struct tend_ctx *ctx)
+{
+	(void)ctx;
+	return 0;
+}
+static struct plugin the_plugin = {.api = {.reload = no_reload}};
+
 /* A supervisor for `sc`, with the mock's counters cleared. */
 static struct supervisor *new_sv(struct service_config *sc)
 {
 	memset(&mock, 0, sizeof(mock));
 	ev_now_update(loop);
-	static struct plugin plugin; /* the mock executors never look */
-	return supervisor_new(loop, sc, &plugin);
+	return supervisor_new(loop, sc, &the_plugin);
 }
 
 /* Free it, and check that every instance was freed or abandoned. */
@@ -687,6 +702,139 @@ static void test_observer(void)
 	finish(sv, "observer");
 }
 
+static void test_ready_timeout(void)
+{
+	struct service_config sc = base("slow");
+	struct supervisor *sv;
+
+	sc.ready = READY_NOTIFY;
+	sc.ready_timeout = 0.05;
+	sc.restart.policy = POLICY_TEMPORARY;
+	sv = new_sv(&sc);
+	supervisor_start(sv);
+	report(sv, IE_STARTED);
+	is_int(sv->state, SV_RUNNING, "notify: running until ready");
+	ok(run_until(in_state, sv, SV_STOPPING, 2.0),
+	   "not ready within ready_timeout: stopped");
+	exited(sv, EXIT_CLEAN, 0);
+	is_int(sv->last.kind, EXIT_START_FAILED, "as a failed start");
+	is_str(sv->last.reason, "not ready within 0.05s", "saying why");
+	is_int(sv->state, SV_FAILED, "temporary: failed");
+
+	supervisor_start(sv);
+	report(sv, IE_STARTED);
+	report(sv, IE_READY);
+	ok(!run_until(in_state, sv, SV_STOPPING, 0.2),
+	   "ready in time: the deadline is off");
+	finish(sv, "ready_timeout");
+}
+
+/* A config like base(name), marked by its watchdog. */
+static struct service_config marked(const char *name, double watchdog)
+{
+	struct service_config sc = base(name);
+	sc.watchdog = watchdog;
+	return sc;
+}
+
+static void test_replace(void)
+{
+	struct service_config sc = base("swap"), next = marked("swap", 7);
+	struct supervisor *sv = ready_sv(&sc);
+	unsigned long seq = sv->start_seq;
+
+	ok(supervisor_replace(sv, &next, &the_plugin, NULL),
+	   "replace while ready: restarting");
+	ok(next.name[0] == '\0', "replace takes the config over");
+	is_int(sv->state, SV_STOPPING, "replace stops the run first");
+	ok(sv->cfg.watchdog == 0 && sv->has_next,
+	   "the running config stays until the run is over");
+	exited(sv, EXIT_CLEAN, 0);
+	is_int(sv->state, SV_STARTING, "then starts again");
+	ok(sv->start_seq > seq, "as a new run");
+	ok(sv->cfg.watchdog == 7 && !sv->has_next, "on the new config");
+	is_int(sv->restarts, 0, "a replacement is not a restart");
+	report(sv, IE_STARTED);
+	is_int(sv->state, SV_READY, "and gets ready");
+
+	/* stopped on request: the config waits for the next start */
+	supervisor_stop(sv);
+	exited(sv, EXIT_CLEAN, 0);
+	next = marked("swap", 8);
+	ok(!supervisor_replace(sv, &next, &the_plugin, NULL),
+	   "replace while stopped: stays stopped");
+	is_int(sv->state, SV_STOPPED, "still stopped");
+	ok(sv->cfg.watchdog == 8, "with the new config in place");
+
+	/* in backoff: starts now */
+	sv->cfg.restart.backoff = BACKOFF_FIXED;
+	sv->cfg.restart.delay = 60;
+	supervisor_start(sv);
+	report(sv, IE_STARTED);
+	exited(sv, EXIT_CODE, 1);
+	is_int(sv->state, SV_BACKOFF, "a failure waits in backoff");
+	next = marked("swap", 9);
+	ok(supervisor_replace(sv, &next, &the_plugin, NULL),
+	   "replace in backoff: starts");
+	is_int(sv->state, SV_STARTING, "at once, not after the delay");
+	ok(sv->cfg.watchdog == 9, "on the new config");
+
+	/* a plugin that would not load */
+	report(sv, IE_STARTED);
+	next = marked("swap", 10);
+	ok(supervisor_replace(sv, &next, NULL, "x.conf:3: plugin: broken"),
+	   "replace with a plugin that would not load");
+	exited(sv, EXIT_CLEAN, 0);
+	is_int(sv->state, SV_FAILED, "fails once the old run is over");
+	is_int(sv->last.kind, EXIT_START_FAILED, "as a failed start");
+	is_str(sv->last.reason, "x.conf:3: plugin: broken", "with the reason");
+	supervisor_start(sv);
+	is_int(sv->state, SV_FAILED, "start cannot help until a reload");
+	next = marked("swap", 11);
+	ok(supervisor_replace(sv, &next, &the_plugin, NULL),
+	   "a good plugin again: starts");
+	is_int(sv->state, SV_STARTING, "from failed");
+	finish(sv, "replace");
+}
+
+static void test_update(void)
+{
+	static struct setting kid = {.name = (char *)"k", .type = SETTING_INT,
+	                             .v.i = 1};
+	static struct settings other = {
+	    .refs = 1, .root = {.type = SETTING_GROUP, .kids = &kid, .nkids = 1}};
+	struct service_config sc = base("upd"), next = base("upd");
+	struct supervisor *sv = ready_sv(&sc);
+	struct instance *run = sv->inst;
+	struct exit_info answer = {.code = 0};
+
+	next.restart.intensity = 42;
+	ok(!supervisor_update(sv, &next), "strategy only: nothing to ask");
+	is_int(sv->cfg.restart.intensity, 42, "applied in place");
+	ok(sv->inst == run && sv->state == SV_READY, "the run goes on");
+	is_int(mock.reconfigures, 0, "the plugin is not asked");
+
+	next.settings = &other;
+	ok(supervisor_update(sv, &next), "settings: reload() is asked");
+	is_int(mock.reconfigures, 1, "through the executor");
+	ok(sv->reloading, "and its answer awaited");
+	ok(sv->inst->settings == &other.root, "the run sees the new settings");
+	supervisor_event(sv, sv->inst, IE_RELOADED, &answer);
+	ok(!sv->reloading && sv->state == SV_READY && sv->inst == run,
+	   "reload() said 0: the same run goes on");
+
+	next.settings = &no_settings;
+	ok(supervisor_update(sv, &next), "settings again");
+	answer.code = 3;
+	supervisor_event(sv, sv->inst, IE_RELOADED, &answer);
+	is_int(sv->reload_rc, 3, "reload() said 3");
+	is_int(sv->state, SV_STOPPING, "so the run is stopped");
+	exited(sv, EXIT_CLEAN, 0);
+	is_int(sv->state, SV_STARTING, "and started again");
+	ok(sv->inst != NULL && sv->inst != run, "as a new run");
+	finish(sv, "update");
+}
+
 int main(void)
 {
 	loop = ev_default_loop(0);
@@ -714,6 +862,9 @@ int main(void)
 	test_end();
 	test_watchdog();
 	test_observer();
+	test_ready_timeout();
+	test_replace();
+	test_update();
 
 	ev_loop_destroy(loop);
 	return done_testing();
