@@ -165,8 +165,13 @@ static enum reload_outcome classify(const struct supervisor *sv,
 	}
 	if (d == 0)
 		return RO_UNCHANGED;
+	if (sv->has_next) {
+		/* a replacement waits for the current run to end */
+		snprintf(why, len, "config changed");
+		return RO_RESTARTED;
+	}
 	if ((d & SC_DIFF_SETTINGS) &&
-	    (sv->has_next || p->api.reload == NULL || sv->state == SV_STARTING)) {
+	    (p->api.reload == NULL || sv->state == SV_STARTING)) {
 		snprintf(why, len, p->api.reload ? "settings changed while "
 		                                   "starting"
 		                                 : "settings changed; the "
@@ -282,7 +287,7 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 				               "applies at its next start");
 			}
 		} else {
-			if (o == RO_RECONFIGURED && supervisor_update(sv, sc))
+			if (!sv->has_next && supervisor_update(sv, sc))
 				st->wait = W_RELOAD;
 			service_config_clear(sc);
 			plugin_put(plugins[i]);

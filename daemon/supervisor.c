@@ -632,7 +632,8 @@ bool supervisor_replace(struct supervisor *sv, struct service_config *sc,
 
 /*
  * A reload changed only the settings and the supervisor's own parameters
- * (restart strategy, timeouts): apply them in place. When a run is up and
+ * (restart strategy, timeouts), or nothing: apply them in place (not while
+ * a replacement waits: see supervisor_replace). When a run is up and
  * its settings changed, the plugin's reload() is called where it runs;
  * returns true when that answer (SE_RELOADED) is awaited.
  */
@@ -642,6 +643,13 @@ bool supervisor_update(struct supervisor *sv, struct service_config *sc)
 	                               &sc->settings->root);
 	bool up = sv->inst && (sv->state == SV_RUNNING || sv->state == SV_READY);
 
+	/* where it is written now, for later messages */
+	free(sv->cfg.file);
+	sv->cfg.file = sc->file;
+	sc->file = NULL;
+	sv->cfg.line = sc->line;
+	sv->cfg.plugin_line = sc->plugin_line;
+	sv->cfg.executor_line = sc->executor_line;
 	sv->cfg.restart = sc->restart;
 	sv->cfg.stop_timeout = sc->stop_timeout;
 	sv->cfg.ready_timeout = sc->ready_timeout;
