@@ -40,7 +40,8 @@ ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 LIBS = -lev -lconfig -ljansson -lm -ldl -lpthread
 
 # The daemon, one file per concept (see README.md, "Source layout").
-DAEMON = main host supervisor backoff exit events services reload config settings \
+DAEMON = main host supervisor backoff exit events services reload notify \
+         config settings \
          plugin errors log clock control exec exec_async exec_thread \
          exec_thread_async exec_process proto cgroup utf8
 # The child side of the process executors.

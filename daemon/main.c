@@ -93,6 +93,7 @@ static void on_stop_signal(struct ev_loop *l, ev_signal *w, int revents)
 		return;
 	}
 	stopping = true;
+	notify_stopping();
 	log_notice("signal %d: stopping %zu services", w->signum,
 	           services_count());
 	services_shutdown(all_stopped);
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
 	watch_signal(&sig_int, on_stop_signal, SIGINT);
 	watch_signal(&sig_hup, on_hup, SIGHUP);
 	events_init(loop);
+	notify_init(loop);
 	cgroup = setup_processes(cfg);
 	if (control_open(loop, cfg->control_socket, cfg->control_mode) < 0)
 		exit(EXIT_OSERR);
@@ -210,6 +212,7 @@ int main(int argc, char **argv)
 	log_info("tendd %s starting %zu services from '%s'", TEND_VERSION,
 	         services_count(), cfg->file);
 	services_start_all();
+	notify_ready();
 	log_notice("ready");
 	ev_run(loop, 0);
 
@@ -221,6 +224,7 @@ int main(int argc, char **argv)
 		exit(status);
 	}
 	reload_shutdown();
+	notify_shutdown();
 	services_free();
 	events_shutdown();
 	if (cgroup)

@@ -379,6 +379,7 @@ static void finish(struct reload_report *r, struct waiter *w)
 	}
 	report_free(last);
 	last = r;
+	notify_ready(); /* also after a rejected one: the old config runs */
 }
 
 /* Read and check the config, load its plugins: NULL if rejected. */
@@ -466,6 +467,7 @@ static void begin(const char *origin)
 
 	log_notice("reload %lu (%s): reading '%s'", r->id, origin,
 	           current->file);
+	notify_reloading();
 	cfg = load(r, &plugins, &errs);
 	if (cfg == NULL) {
 		struct waiter *w = waiters;

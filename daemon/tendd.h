@@ -466,6 +466,13 @@ const struct tend_config *reload_config(void);
 const char *reload_outcome_name(enum reload_outcome);
 void reload_shutdown(void);
 
+/* notify.c: systemd's notification socket, when there is one */
+void notify_init(struct ev_loop *);
+void notify_ready(void);
+void notify_reloading(void);
+void notify_stopping(void);
+void notify_shutdown(void);
+
 /* utf8.c */
 char *utf8_sanitize(char *s);
 
