@@ -41,6 +41,7 @@ LIBS = -lev -lconfig -ljansson -lm -ldl -lpthread
 
 # The daemon, one file per concept (see README.md, "Source layout").
 DAEMON = main host supervisor backoff exit events services reload notify \
+         recent \
          config settings \
          plugin errors log clock control exec exec_async exec_thread \
          exec_thread_async exec_process proto cgroup utf8
@@ -81,7 +82,7 @@ $(BUILD)/tend-runner: $(RUNNER_OBJS)
 $(BUILD)/tendctl: daemon/tendctl.c
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -ljansson
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -ljansson -lconfig
 
 # A bundled plugin is plugins/NAME/NAME.c, built with nothing but its header.
 .SECONDEXPANSION:

@@ -153,6 +153,21 @@ static json_t *describe(const struct supervisor *sv, double now)
 	return o;
 }
 
+/* The last lines it logged, oldest first. */
+static json_t *recent_log(const struct supervisor *sv)
+{
+	struct recent_line lines[RECENT_LINES];
+	size_t n = recent_lines(sv->cfg.name, lines);
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    list, json_pack("{s:f, s:s, s:s}", "time", lines[i].time,
+		                    "level", log_level_name(lines[i].level),
+		                    "msg", utf8_sanitize(lines[i].text)));
+	return list;
+}
+
 static json_t *string_list(const struct errors *e)
 {
 	json_t *list = json_array();
@@ -250,6 +265,26 @@ static json_t *cmd_reload(json_t *req, struct conn *c)
 	return NULL; /* on_reloaded() replies, maybe already has */
 }
 
+/* Until tendd restarts, or a reload changes log.level. */
+static json_t *cmd_log_level(json_t *req, struct conn *c)
+{
+	const char *name = json_string_value(json_object_get(req, "level"));
+	int level = name ? log_level_parse(name) : -1, was = log_threshold;
+
+	if (!may_change(c))
+		return error_reply("permission denied: 'log-level' needs root "
+		                   "or uid %d",
+		                   (int)geteuid());
+	if (level < 0)
+		return error_reply("'log-level' needs a level: debug, info, "
+		                   "notice, warning or error");
+	log_threshold = level;
+	log_write(TEND_LOG_NOTICE, "tendd", "log level %s (was %s), set by uid %d",
+	           log_level_name(level), log_level_name(was), (int)c->uid);
+	return json_pack("{s:b, s:s, s:s}", "ok", 1, "level",
+	                 log_level_name(level), "was", log_level_name(was));
+}
+
 static json_t *cmd_status(json_t *req)
 {
 	const char *name = json_string_value(json_object_get(req, "name"));
@@ -265,6 +300,8 @@ static json_t *cmd_status(json_t *req)
 		if (one == NULL) /* never drop a service from the list */
 			one = json_pack("{s:s, s:s}", "name", sv->cfg.name,
 			                "state", sv_state_name(sv->state));
+		if (name)
+			json_object_set_new(one, "log", recent_log(sv));
 		json_array_append_new(list, one);
 	}
 	if (name && json_array_size(list) == 0) {
@@ -324,6 +361,8 @@ static json_t *handle(struct conn *c, const char *line, size_t len)
 		reply = cmd_change(req, c, cmd);
 	else if (strcmp(cmd, "reload") == 0)
 		reply = cmd_reload(req, c);
+	else if (strcmp(cmd, "log-level") == 0)
+		reply = cmd_log_level(req, c);
 	else
 		reply = error_reply("unknown command '%s'", cmd);
 	json_decref(req);

@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_init(debug ? TEND_LOG_DEBUG : cfg->log_level);
+	recent_init();
 	signal(SIGPIPE, SIG_IGN);
 	srand48((long)getpid() ^ (long)(mono_now() * 1e6));
 
@@ -232,6 +233,7 @@ int main(int argc, char **argv)
 	free(cgroup);
 	exec_process_setup(NULL, NULL);
 	ev_loop_destroy(loop);
+	recent_free();
 	log_info("exited");
 	return status;
 }

@@ -72,6 +72,7 @@ void services_remove(struct supervisor *sv)
 		return;
 	memmove(&all[i], &all[i + 1], (count - i - 1) * sizeof(*all));
 	count--;
+	recent_forget(sv->cfg.name);
 	if (sv->abandoned == 0) {
 		supervisor_free(sv);
 		return;

@@ -9,7 +9,9 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <jansson.h>
+#include <libconfig.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,42 +38,50 @@ static void usage(FILE *to)
 	        "  reload [--dry-run]   apply the config as it is now on "
 	        "disk;\n"
 	        "                       --dry-run: only say what would "
-	        "change\n");
+	        "change\n"
+	        "  log-level LEVEL      debug, info, notice, warning or "
+	        "error\n");
 }
 
 /*
- * The control.socket of a config file, found without libconfig: the
- * first `socket = "..."` line. Relative paths are against the file.
+ * The control.socket of a config file (default: the daemon's default).
+ * A relative path is against the file's directory, as tendd reads it.
  */
 static char *socket_from_config(const char *conf)
 {
-	FILE *f = fopen(conf, "r");
-	char line[1024], *path = NULL;
+	config_t lc;
+	const char *sock = NULL, *slash = strrchr(conf, '/');
+	char *dir = slash ? strndup(conf, (size_t)(slash - conf + 1))
+	                  : strdup("./");
+	char *path;
 
-	if (f == NULL) {
-		fprintf(stderr, "tendctl: cannot read '%s': %s\n", conf,
-		        strerror(errno));
+	config_init(&lc);
+	config_set_include_dir(&lc, dir);
+	if (config_read_file(&lc, conf) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			fprintf(stderr, "tendctl: cannot read '%s': %s\n", conf,
+			        strerror(errno));
+		else
+			fprintf(stderr, "tendctl: %s:%d: %s\n",
+			        config_error_file(&lc) ? config_error_file(&lc)
+			                               : conf,
+			        config_error_line(&lc), config_error_text(&lc));
 		exit(EXIT_USAGE);
 	}
-	while (path == NULL && fgets(line, sizeof(line), f)) {
-		char *p = strstr(line, "socket"), *q, *end;
-		if (p == NULL || (q = strchr(p, '"')) == NULL ||
-		    (end = strchr(q + 1, '"')) == NULL)
-			continue;
-		*end = '\0';
-		q++;
-		if (*q == '/') {
-			path = strdup(q);
-		} else {
-			const char *slash = strrchr(conf, '/');
-			int dirlen = slash ? (int)(slash - conf) : 1;
-			if (asprintf(&path, "%.*s/%s", dirlen,
-			             slash ? conf : ".", q) < 0)
-				path = NULL;
-		}
+	config_lookup_string(&lc, "tend.control.socket", &sock);
+	if (sock == NULL)
+		path = strdup(TEND_RUNDIR "/tend.sock");
+	else if (sock[0] == '/')
+		path = strdup(sock);
+	else if (asprintf(&path, "%s%s", dir, sock) < 0)
+		path = NULL;
+	config_destroy(&lc);
+	free(dir);
+	if (path == NULL) {
+		fprintf(stderr, "tendctl: out of memory\n");
+		exit(EXIT_FAILED);
 	}
-	fclose(f);
-	return path ? path : strdup(TEND_RUNDIR "/tend.sock");
+	return path;
 }
 
 static int connect_to(const char *path)
@@ -239,6 +249,63 @@ static void print_table(json_t *services)
 	}
 }
 
+/* One service in detail: `tendctl status NAME`. */
+static void print_service(json_t *s)
+{
+	char buf[64];
+	json_t *v, *line;
+	size_t i;
+
+	printf("%s: %s (%s)\n", json_string_value(json_object_get(s, "name")),
+	       json_string_value(json_object_get(s, "state")),
+	       json_string_value(json_object_get(s, "executor")));
+	if ((v = json_object_get(s, "pid")) && json_integer_value(v))
+		printf("  pid        %lld\n", (long long)json_integer_value(v));
+	if ((v = json_object_get(s, "tid")) && json_integer_value(v))
+		printf("  thread     %lld\n", (long long)json_integer_value(v));
+	if (json_number_value(json_object_get(s, "uptime")) > 0) {
+		fmt_duration(buf, sizeof(buf),
+		             json_number_value(json_object_get(s, "uptime")));
+		printf("  uptime     %s\n", buf);
+	}
+	fmt_duration(buf, sizeof(buf),
+	             json_number_value(json_object_get(s, "since")));
+	printf("  in state   %s\n", buf);
+	printf("  restarts   %lld%s\n",
+	       (long long)json_integer_value(json_object_get(s, "restarts")),
+	       json_is_true(json_object_get(s, "gave_up")) ? " (gave up)" : "");
+	if ((v = json_object_get(s, "next_start_in")))
+		printf("  next start in %.1fs\n", json_number_value(v));
+	if ((v = json_object_get(s, "last_exit")) && json_is_string(v))
+		printf("  last exit  %s\n", json_string_value(v));
+	if ((v = json_object_get(s, "output_dropped")) && json_integer_value(v))
+		printf("  output dropped  %lld lines\n",
+		       (long long)json_integer_value(v));
+	json_array_foreach(json_object_get(s, "log"), i, line)
+	{
+		time_t t = (time_t)json_number_value(json_object_get(line, "time"));
+		struct tm tm;
+		if (i == 0)
+			printf("  last lines logged:\n");
+		localtime_r(&t, &tm);
+		strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
+		printf("    %s %-7s %s\n", buf,
+		       json_string_value(json_object_get(line, "level")),
+		       json_string_value(json_object_get(line, "msg")));
+	}
+}
+
+/* The commands, and how many arguments each takes (min..max). */
+static const struct command {
+	const char *name;
+	int min, max;
+	const char *arg; /* the request key the argument goes to */
+} commands[] = {
+    {"status", 0, 1, "name"},  {"start", 1, 1, "name"},
+    {"stop", 1, 1, "name"},    {"restart", 1, 1, "name"},
+    {"reload", 0, 0, NULL},    {"log-level", 1, 1, "level"},
+};
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -249,11 +316,12 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	const struct command *cmd = NULL;
 	char *path = NULL;
-	const char *cmd, *name = NULL;
-	bool json = false, dry = false, needs_name, is_reload;
-	json_t *req, *reply;
-	int opt, fd, status;
+	const char *arg = NULL;
+	bool json = false, dry = false;
+	json_t *req, *reply, *services;
+	int opt, fd, status, nargs;
 
 	while ((opt = getopt_long(argc, argv, "s:c:jh", longopts, NULL)) !=
 	       -1) {
@@ -281,17 +349,15 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		goto bad_usage;
-	cmd = argv[optind++];
-	if (optind < argc)
-		name = argv[optind++];
-	needs_name = strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
-	             strcmp(cmd, "restart") == 0;
-	is_reload = strcmp(cmd, "reload") == 0;
-	if (optind < argc ||
-	    !(needs_name || is_reload || strcmp(cmd, "status") == 0) ||
-	    (needs_name && name == NULL) || (is_reload && name != NULL) ||
-	    (dry && !is_reload))
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			cmd = &commands[i];
+	nargs = argc - optind - 1;
+	if (cmd == NULL || nargs < cmd->min || nargs > cmd->max ||
+	    (dry && strcmp(cmd->name, "reload") != 0))
 		goto bad_usage;
+	if (nargs)
+		arg = argv[optind + 1];
 	if (path == NULL && getenv("TEND_SOCKET"))
 		path = strdup(getenv("TEND_SOCKET"));
 	if (path == NULL)
@@ -304,9 +370,9 @@ int main(int argc, char **argv)
 		free(path);
 		return EXIT_UNREACHABLE;
 	}
-	req = json_pack("{s:i, s:s}", "v", 1, "cmd", cmd);
-	if (name)
-		json_object_set_new(req, "name", json_string(name));
+	req = json_pack("{s:i, s:s}", "v", 1, "cmd", cmd->name);
+	if (arg)
+		json_object_set_new(req, cmd->arg, json_string(arg));
 	if (dry)
 		json_object_set_new(req, "dry_run", json_true());
 	reply = call(fd, req);
@@ -319,21 +385,28 @@ int main(int argc, char **argv)
 	}
 	free(path);
 	status = json_is_true(json_object_get(reply, "ok")) ? 0 : EXIT_FAILED;
+	services = json_object_get(reply, "services");
 	if (json) {
 		char *text = json_dumps(reply, JSON_INDENT(2));
 		puts(text);
 		free(text);
 	} else if (json_object_get(reply, "reload") &&
-	           strcmp(cmd, "reload") == 0) {
+	           strcmp(cmd->name, "reload") == 0) {
 		status = print_reload(json_object_get(reply, "reload"));
 	} else if (status != 0) {
 		fprintf(stderr, "tendctl: %s\n",
 		        json_string_value(json_object_get(reply, "error")));
-	} else if (strcmp(cmd, "status") == 0) {
+	} else if (strcmp(cmd->name, "status") == 0 && arg) {
+		print_service(json_array_get(services, 0));
+	} else if (strcmp(cmd->name, "status") == 0) {
 		print_last_reload(json_object_get(reply, "reload"));
-		print_table(json_object_get(reply, "services"));
+		print_table(services);
+	} else if (strcmp(cmd->name, "log-level") == 0) {
+		printf("log level %s (was %s)\n",
+		       json_string_value(json_object_get(reply, "level")),
+		       json_string_value(json_object_get(reply, "was")));
 	} else {
-		printf("%s: %s\n", name,
+		printf("%s: %s\n", arg,
 		       json_string_value(json_object_get(reply, "state")));
 	}
 	json_decref(reply);

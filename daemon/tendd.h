@@ -466,6 +466,18 @@ const struct tend_config *reload_config(void);
 const char *reload_outcome_name(enum reload_outcome);
 void reload_shutdown(void);
 
+/* recent.c: the last lines each service logged */
+#define RECENT_LINES 5
+struct recent_line {
+	double time; /* seconds since the epoch */
+	int level;
+	char text[200];
+};
+void recent_init(void);
+size_t recent_lines(const char *name, struct recent_line out[RECENT_LINES]);
+void recent_forget(const char *name);
+void recent_free(void);
+
 /* notify.c: systemd's notification socket, when there is one */
 void notify_init(struct ev_loop *);
 void notify_ready(void);
