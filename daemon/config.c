@@ -324,9 +324,33 @@ static void read_mode(struct loader *ld, config_setting_t *ctl)
 		ld->cfg->control_mode = (int)v;
 }
 
+/* The socket's owner and group: who may talk to tendd (with the mode). */
+static void read_owner(struct loader *ld, config_setting_t *ctl)
+{
+	const char *v;
+
+	if ((v = get_string(ld, ctl, "tend.control", "user", NULL)) != NULL) {
+		struct passwd *pw = getpwnam(v);
+		if (pw == NULL)
+			fail(ld, config_setting_get_member(ctl, "user"),
+			     "tend.control.user", "no user named '%s'", v);
+		else
+			ld->cfg->control_uid = (long)pw->pw_uid;
+	}
+	if ((v = get_string(ld, ctl, "tend.control", "group", NULL)) != NULL) {
+		struct group *gr = getgrnam(v);
+		if (gr == NULL)
+			fail(ld, config_setting_get_member(ctl, "group"),
+			     "tend.control.group", "no group named '%s'", v);
+		else
+			ld->cfg->control_gid = (long)gr->gr_gid;
+	}
+}
+
 static void read_control(struct loader *ld, config_setting_t *tend)
 {
-	static const char *const known[] = {"socket", "mode", NULL};
+	static const char *const known[] = {"socket", "mode", "user", "group",
+	                                    NULL};
 	config_setting_t *ctl = get_group(ld, tend, "tend", "control");
 	const char *sock;
 
@@ -345,6 +369,7 @@ static void read_control(struct loader *ld, config_setting_t *tend)
 		}
 	}
 	read_mode(ld, ctl);
+	read_owner(ld, ctl);
 }
 
 static void read_plugin_path(struct loader *ld, config_setting_t *tend)
@@ -1021,6 +1046,7 @@ struct tend_config *config_load(const char *path, struct errors *errs)
 	slash[slash == cfg->dir ? 1 : 0] = '\0';
 	cfg->control_socket = xstrdup(TEND_RUNDIR "/tend.sock");
 	cfg->control_mode = 0660;
+	cfg->control_uid = cfg->control_gid = -1;
 	cfg->log_level = TEND_LOG_INFO;
 	cfg->stop_timeout = 10.0;
 	cfg->cgroups = true;

@@ -535,9 +535,22 @@ static bool socket_alive(const struct sockaddr_un *sun)
  * A listening socket on `path` with permissions `mode`, or -1 with the
  * reason in `err` (another daemon answers there, or it cannot be made).
  */
-static int listen_at(const char *path, int mode, char *err, size_t errlen)
+/* Give the socket its owner, group (ours unless set) and mode. */
+static int set_access(const struct control_access *a)
+{
+	uid_t uid = a->uid < 0 ? geteuid() : (uid_t)a->uid;
+	gid_t gid = a->gid < 0 ? getegid() : (gid_t)a->gid;
+
+	return chown(a->path, uid, gid) < 0 || chmod(a->path, (mode_t)a->mode) < 0
+	           ? -1
+	           : 0;
+}
+
+static int listen_at(const struct control_access *a, char *err,
+                     size_t errlen)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	const char *path = a->path;
 	mode_t old;
 	int fd;
 
@@ -561,7 +574,7 @@ static int listen_at(const char *path, int mode, char *err, size_t errlen)
 	}
 	old = umask(0177);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, (mode_t)mode) < 0 || listen(fd, 64) < 0) {
+	    set_access(a) < 0 || listen(fd, 64) < 0) {
 		snprintf(err, errlen, "cannot listen on '%s': %s", path,
 		         strerror(errno));
 		umask(old);
@@ -594,44 +607,44 @@ static void stop_listening(void)
 	socket_path = NULL;
 }
 
-/* Listen on `path`; returns 0, or -1 after logging why not. */
-int control_open(struct ev_loop *l, const char *path, int mode)
+/* Listen as `a` says; returns 0, or -1 after logging why not. */
+int control_open(struct ev_loop *l, const struct control_access *a)
 {
 	char err[512];
 	int fd;
 
 	loop = l;
-	fd = listen_at(path, mode, err, sizeof(err));
+	fd = listen_at(a, err, sizeof(err));
 	if (fd < 0) {
 		log_error("%s", err);
 		return -1;
 	}
-	start_listening(fd, path);
+	start_listening(fd, a->path);
 	return 0;
 }
 
 /*
  * A reload changed the socket: listen on the new path before leaving the
- * old one (connections open on it stay), or only change the mode. On
+ * old one (connections open on it stay), or only change its access. On
  * failure the old socket stays and `err` says why.
  */
-int control_move(const char *path, int mode, char *err, size_t errlen)
+int control_move(const struct control_access *a, char *err, size_t errlen)
 {
 	int fd;
 
-	if (socket_path && strcmp(path, socket_path) == 0) {
-		if (chmod(path, (mode_t)mode) < 0) {
-			snprintf(err, errlen, "cannot chmod '%s': %s", path,
+	if (socket_path && strcmp(a->path, socket_path) == 0) {
+		if (set_access(a) < 0) {
+			snprintf(err, errlen, "cannot change '%s': %s", a->path,
 			         strerror(errno));
 			return -1;
 		}
 		return 0;
 	}
-	fd = listen_at(path, mode, err, errlen);
+	fd = listen_at(a, err, errlen);
 	if (fd < 0)
 		return -1;
 	stop_listening();
-	start_listening(fd, path);
+	start_listening(fd, a->path);
 	return 0;
 }
 

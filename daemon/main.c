@@ -204,7 +204,9 @@ int main(int argc, char **argv)
 	events_init(loop);
 	notify_init(loop);
 	cgroup = setup_processes(cfg);
-	if (control_open(loop, cfg->control_socket, cfg->control_mode) < 0)
+	if (control_open(loop, &(struct control_access){
+	                           cfg->control_socket, cfg->control_mode,
+	                           cfg->control_uid, cfg->control_gid}) < 0)
 		exit(EXIT_OSERR);
 
 	services_create(loop, cfg, plugins);

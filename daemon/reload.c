@@ -197,15 +197,20 @@ static void apply_globals(struct reload_report *r, struct tend_config *to)
 		           log_level_name(to->log_level));
 	}
 	if (strcmp(to->control_socket, from->control_socket) != 0 ||
-	    to->control_mode != from->control_mode) {
+	    to->control_mode != from->control_mode ||
+	    to->control_uid != from->control_uid ||
+	    to->control_gid != from->control_gid) {
+		struct control_access a = {to->control_socket, to->control_mode,
+		                           to->control_uid, to->control_gid};
 		char err[512];
-		if (control_move(to->control_socket, to->control_mode, err,
-		                 sizeof(err)) < 0) {
+		if (control_move(&a, err, sizeof(err)) < 0) {
 			errors_add(&r->notes, "control.socket", 0,
 			           "kept '%s': %s", from->control_socket, err);
 			free(to->control_socket);
 			to->control_socket = strdup(from->control_socket);
 			to->control_mode = from->control_mode;
+			to->control_uid = from->control_uid;
+			to->control_gid = from->control_gid;
 			if (to->control_socket == NULL)
 				fatalx("out of memory");
 		} else {

@@ -189,6 +189,7 @@ struct tend_config {
 	char *include_dir;
 	char *control_socket;
 	int control_mode;
+	long control_uid, control_gid; /* the socket's owner; -1: ours */
 	int log_level;
 	double stop_timeout;
 	bool cgroups; /* track process services in cgroups when possible */
@@ -493,8 +494,13 @@ char *cgroup_find_base(void);
 void cgroup_remove(const char *dir);
 
 /* control.c: the control socket */
-int control_open(struct ev_loop *, const char *path, int mode);
-int control_move(const char *path, int mode, char *err, size_t errlen);
+struct control_access {
+	const char *path;
+	int mode;
+	long uid, gid; /* -1: leave as created */
+};
+int control_open(struct ev_loop *, const struct control_access *);
+int control_move(const struct control_access *, char *err, size_t errlen);
 void control_close(void);
 
 #endif
