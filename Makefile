@@ -7,7 +7,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBDIR     ?= $(PREFIX)/lib
 LIBEXECDIR ?= $(PREFIX)/libexec/tend
 INCLUDEDIR ?= $(PREFIX)/include
-SYSCONFDIR ?= $(PREFIX)/etc/tend
+SYSCONFDIR ?= $(PREFIX)/etc
 PLUGINDIR  ?= $(LIBDIR)/tend/plugins
 RUNDIR     ?= /run/tend
 VERSION    := 0.1.0
@@ -33,7 +33,7 @@ endif
 
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARNINGS) $(SANFLAGS) -Iinclude \
              -D_GNU_SOURCE -DTEND_VERSION='"$(VERSION)"' \
-             -DTEND_SYSCONFDIR='"$(SYSCONFDIR)"' \
+             -DTEND_SYSCONFDIR='"$(SYSCONFDIR)/tend"' \
              -DTEND_PLUGINDIR='"$(PLUGINDIR)"' -DTEND_RUNDIR='"$(RUNDIR)"' \
              -DTEND_LIBEXECDIR='"$(LIBEXECDIR)"'
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
@@ -60,7 +60,7 @@ UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/unit/%)
 
 # Debian packages needed to build, and to run the tests.
 BUILD_DEPS = libev-dev libconfig-dev libjansson-dev pkg-config gcc make
-TEST_DEPS  = valgrind perl procps
+TEST_DEPS  = valgrind perl procps systemd
 
 .PHONY: all run test test-build deps test-deps clean install uninstall
 
@@ -143,18 +143,88 @@ test: test-deps
 clean:
 	rm -rf build conf/run
 
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
-		$(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(INCLUDEDIR)/tend \
-		$(DESTDIR)$(SYSCONFDIR)/conf.d
-	install -m 0755 $(BUILD)/tendd $(DESTDIR)$(SBINDIR)/tendd
-	install -m 0755 $(BUILD)/tendctl $(DESTDIR)$(BINDIR)/tendctl
-	install -m 0755 $(BUILD)/tend-runner $(DESTDIR)$(LIBEXECDIR)/tend-runner
-	install -m 0644 $(PLUGIN_SOS) $(DESTDIR)$(PLUGINDIR)/
-	install -m 0644 include/tend/plugin.h $(DESTDIR)$(INCLUDEDIR)/tend/
+# The paths compiled into the programs: whatever uses them is rebuilt when
+# they change, so `make install PREFIX=/usr` after a plain `make` installs
+# programs that look in /usr, not in /usr/local.
+COMPILED_PATHS = $(SYSCONFDIR)/tend $(PLUGINDIR) $(RUNDIR) $(LIBEXECDIR)
+$(BUILD)/paths: FORCE
+	@mkdir -p $(@D)
+	@echo '$(COMPILED_PATHS)' | cmp -s - $@ || echo '$(COMPILED_PATHS)' >$@
+$(DAEMON_OBJS) $(RUNNER_OBJS) $(BUILD)/tendctl: $(BUILD)/paths
+.PHONY: FORCE
+FORCE:
 
+# Where `make install` also puts the manual pages and the systemd unit.
+MANDIR  ?= $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+MAN8 = daemon/tendd.8 daemon/tendctl.8
+MAN5 = daemon/tend.conf.5
+# tests/t0800-install.sh renders them with groff
+TEST_DEPS += groff-base
+
+# The unit, the manual pages and the example config name the default
+# paths (PREFIX=/usr/local); their installed copies name the install's.
+# The installed config also loses the build tree from its plugin_path and
+# has its control socket in RUNDIR.
+INSTALL_SED = sed -e 's|/usr/local/sbin/tendd|$(SBINDIR)/tendd|g' \
+	-e 's|/usr/local/etc/tend|$(SYSCONFDIR)/tend|g' \
+	-e 's|/usr/local/libexec/tend|$(LIBEXECDIR)|g' \
+	-e 's|/usr/local/lib/tend/plugins|$(PLUGINDIR)|g' \
+	-e 's|/run/tend/tend.sock|$(RUNDIR)/tend.sock|g'
+CONF_SED = -e 's|"\.\./build/plugins", *||' \
+	-e 's|socket = "run/tend.sock"|socket = "$(RUNDIR)/tend.sock"|'
+PC_SED = -e 's|@prefix@|$(PREFIX)|' \
+	-e 's|@includedir@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' \
+	-e 's|@plugindir@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(PLUGINDIR))|' \
+	-e 's|@version@|$(VERSION)|'
+# $(call install_new,FILE,DEST): FILE as DEST, unless DEST exists: an
+# admin's config is never overwritten.
+install_new = if [ -e $(2) ]; then echo "  KEEP    $(2)"; else \
+	echo "  INSTALL $(2)"; install -m 0644 $(1) $(2); fi
+
+install: all
+	$(Q)install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+		$(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(PLUGINDIR) \
+		$(DESTDIR)$(INCLUDEDIR)/tend $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/tend/conf.d \
+		$(BUILD)/install
+	@echo "  INSTALL $(DESTDIR)$(SBINDIR)/tendd"
+	$(Q)install -m 0755 $(BUILD)/tendd $(DESTDIR)$(SBINDIR)/tendd
+	@echo "  INSTALL $(DESTDIR)$(BINDIR)/tendctl"
+	$(Q)install -m 0755 $(BUILD)/tendctl $(DESTDIR)$(BINDIR)/tendctl
+	@echo "  INSTALL $(DESTDIR)$(LIBEXECDIR)/tend-runner"
+	$(Q)install -m 0755 $(BUILD)/tend-runner $(DESTDIR)$(LIBEXECDIR)/tend-runner
+	@echo "  INSTALL $(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so)"
+	$(Q)install -m 0644 $(PLUGIN_SOS) $(DESTDIR)$(PLUGINDIR)/
+	@echo "  INSTALL $(DESTDIR)$(INCLUDEDIR)/tend/plugin.h"
+	$(Q)install -m 0644 include/tend/plugin.h $(DESTDIR)$(INCLUDEDIR)/tend/plugin.h
+	@echo "  INSTALL $(DESTDIR)$(LIBDIR)/pkgconfig/tend.pc"
+	$(Q)sed $(PC_SED) tend.pc.in >$(BUILD)/install/tend.pc
+	$(Q)install -m 0644 $(BUILD)/install/tend.pc $(DESTDIR)$(LIBDIR)/pkgconfig/tend.pc
+	@echo "  INSTALL $(DESTDIR)$(UNITDIR)/tend.service"
+	$(Q)$(INSTALL_SED) systemd/tend.service >$(BUILD)/install/tend.service
+	$(Q)install -m 0644 $(BUILD)/install/tend.service $(DESTDIR)$(UNITDIR)/tend.service
+	@echo "  INSTALL $(MAN8:daemon/%=$(DESTDIR)$(MANDIR)/man8/%) $(MAN5:daemon/%=$(DESTDIR)$(MANDIR)/man5/%)"
+	$(Q)for f in $(MAN8) $(MAN5); do \
+		$(INSTALL_SED) $$f >$(BUILD)/install/$${f##*/} || exit 1; done
+	$(Q)install -m 0644 $(MAN8:daemon/%=$(BUILD)/install/%) $(DESTDIR)$(MANDIR)/man8/
+	$(Q)install -m 0644 $(MAN5:daemon/%=$(BUILD)/install/%) $(DESTDIR)$(MANDIR)/man5/
+	$(Q)$(INSTALL_SED) $(CONF_SED) conf/tend.conf >$(BUILD)/install/tend.conf
+	@$(call install_new,$(BUILD)/install/tend.conf,$(DESTDIR)$(SYSCONFDIR)/tend/tend.conf)
+	@$(call install_new,conf/conf.d/README,$(DESTDIR)$(SYSCONFDIR)/tend/conf.d/README)
+
+# Removes what install installed, and the directories of tend's own once
+# empty; but it leaves SYSCONFDIR alone: the config there is the admin's,
+# even the example install wrote (it may have been edited since).
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/tendd $(DESTDIR)$(BINDIR)/tendctl \
 		$(DESTDIR)$(LIBEXECDIR)/tend-runner \
 		$(PLUGINS:%=$(DESTDIR)$(PLUGINDIR)/%.so) \
-		$(DESTDIR)$(INCLUDEDIR)/tend/plugin.h
+		$(DESTDIR)$(INCLUDEDIR)/tend/plugin.h \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/tend.pc \
+		$(DESTDIR)$(UNITDIR)/tend.service \
+		$(MAN8:daemon/%=$(DESTDIR)$(MANDIR)/man8/%) \
+		$(MAN5:daemon/%=$(DESTDIR)$(MANDIR)/man5/%)
+	@rmdir $(addprefix $(DESTDIR),$(filter %/tend %/tend/plugins,$(PLUGINDIR) \
+		$(LIBDIR)/tend $(LIBEXECDIR) $(INCLUDEDIR)/tend)) 2>/dev/null || true
