@@ -170,6 +170,12 @@ static enum reload_outcome classify(const struct supervisor *sv,
 		snprintf(why, len, "config changed");
 		return RO_RESTARTED;
 	}
+	if (sv->state == SV_FAILED || sv->state == SV_EXITED ||
+	    sv->state == SV_BACKOFF) {
+		/* down by itself: the change may be the fix, try it now */
+		snprintf(why, len, "config changed");
+		return RO_RESTARTED;
+	}
 	if ((d & SC_DIFF_SETTINGS) &&
 	    (p->api.reload == NULL || sv->state == SV_STARTING)) {
 		snprintf(why, len, p->api.reload ? "settings changed while "
