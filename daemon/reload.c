@@ -60,7 +60,7 @@ static bool next_wanted;
 static char next_origin[64];
 static struct reload_report *last; /* the last one applied or rejected */
 static double last_signal_start = -1e9;
-static ev_check settle;  /* while running: has every change settled? */
+static ev_timer settle;  /* after a change of state: all settled now? */
 static ev_timer kick;    /* the next reload, after this one or a holdoff */
 
 static const char *const outcome_names[] = {
@@ -497,8 +497,7 @@ static void begin(const char *origin)
 	cfg->nservices = 0;
 	config_free(current);
 	current = cfg;
-	if (!settled())
-		ev_check_start(loop, &settle);
+	settled();
 }
 
 /* Has every change settled? Finishes the reload when so. */
@@ -554,7 +553,7 @@ static bool settled(void)
 				set_reason(it, "reload() returned %d",
 				           sv->reload_rc);
 				st->wait = W_RUN;
-				st->seq = sv->start_seq;
+				st->seq = sv->reload_seq;
 				sv->reload_rc = 0;
 				all = false;
 				continue;
@@ -573,7 +572,6 @@ static bool settled(void)
 	}
 	if (!all)
 		return false;
-	ev_check_stop(loop, &settle);
 	free(states);
 	states = NULL;
 	running = NULL;
@@ -587,10 +585,23 @@ static bool settled(void)
 	return true;
 }
 
-static void on_settle(struct ev_loop *l, ev_check *w, int revents)
+static void on_settle(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l, (void)w, (void)revents;
-	settled();
+	if (running)
+		settled();
+}
+
+/*
+ * A service changed state, or its reload() answered: look again, from
+ * the loop rather than from inside the supervisor, which may still be
+ * using the service (settled() may free it).
+ */
+static void on_change(void *arg, struct supervisor *sv, enum sv_state from)
+{
+	(void)arg, (void)sv, (void)from;
+	if (running && !ev_is_active(&settle))
+		ev_timer_start(loop, &settle);
 }
 
 /* Start the reload that was asked for while another ran. */
@@ -694,13 +705,14 @@ void reload_init(struct ev_loop *l, struct tend_config *cfg, bool debug)
 	loop = l;
 	current = cfg;
 	debug_forced = debug;
-	ev_check_init(&settle, on_settle);
+	ev_timer_init(&settle, on_settle, 0., 0.);
 	ev_init(&kick, on_kick);
+	supervisor_observe(on_change, NULL);
 }
 
 void reload_shutdown(void)
 {
-	ev_check_stop(loop, &settle);
+	ev_timer_stop(loop, &settle);
 	ev_timer_stop(loop, &kick);
 	call_waiters(waiters, NULL);
 	call_waiters(queued, NULL);

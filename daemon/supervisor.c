@@ -350,6 +350,7 @@ static void a_reloaded(struct supervisor *sv, const struct exit_info *e)
 {
 	sv->reloading = false;
 	sv->reload_rc = e->code;
+	sv->reload_seq = sv->start_seq; /* the restart below is a later run */
 	if (e->code == 0) {
 		log_at(TEND_LOG_INFO, sv->cfg.name, "reloaded its settings");
 		notify(sv);

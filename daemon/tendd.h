@@ -399,6 +399,7 @@ struct supervisor {
 	char plugin_error[REASON_MAX]; /* why plugin is NULL */
 	bool reloading;     /* the plugin's reload() is yet to answer */
 	int reload_rc;      /* its answer */
+	unsigned long reload_seq; /* start_seq of the run that answered */
 };
 typedef void sv_observer_fn(void *arg, struct supervisor *,
                             enum sv_state from);
