@@ -258,6 +258,70 @@ static const char *get_string(struct loader *ld, config_setting_t *in,
 	return config_setting_get_string(s);
 }
 
+static bool valid_name(const char *s);
+
+static void get_bool(struct loader *ld, config_setting_t *in,
+                     const char *prefix, const char *key, bool *out)
+{
+	config_setting_t *s = config_setting_get_member(in, key);
+	char name[128];
+
+	if (s == NULL)
+		return;
+	key_name(name, sizeof(name), prefix, key);
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		fail(ld, s, name, "must be true or false, not %s",
+		     type_name(s));
+	else
+		*out = config_setting_get_bool(s);
+}
+
+/*
+ * A list of service names (`depends`, `members`): each must look like a
+ * name; what they name is checked once every file is read.
+ */
+static char **get_names(struct loader *ld, config_setting_t *in,
+                        const char *prefix, const char *key, size_t *n,
+                        int *line)
+{
+	config_setting_t *s = config_setting_get_member(in, key);
+	char name[128], **out;
+	int len;
+
+	*n = 0;
+	if (s == NULL)
+		return NULL;
+	key_name(name, sizeof(name), prefix, key);
+	*line = line_of(s);
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		fail(ld, s, name, "must be a list of service names [ \"a\", "
+		                  "... ], not %s",
+		     type_name(s));
+		return NULL;
+	}
+	len = config_setting_length(s);
+	out = xcalloc((size_t)len + 1, sizeof(*out));
+	for (int i = 0; i < len; i++) {
+		config_setting_t *e = config_setting_get_elem(s, i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    !valid_name(config_setting_get_string(e))) {
+			fail(ld, e, name, "element %d must be a service name",
+			     i + 1);
+			continue;
+		}
+		out[(*n)++] = xstrdup(config_setting_get_string(e));
+	}
+	return out;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
 /* One of a fixed set of words; *out is its index. */
 static void get_enum(struct loader *ld, config_setting_t *in,
                      const char *prefix, const char *key,
@@ -445,13 +509,7 @@ static void read_globals(struct loader *ld, config_setting_t *tend)
 	}
 	get_double(ld, tend, "tend", "stop_timeout", &cfg->stop_timeout, 0,
 	           true, 86400);
-	if ((log = config_setting_get_member(tend, "cgroups")) != NULL) {
-		if (config_setting_type(log) != CONFIG_TYPE_BOOL)
-			fail(ld, log, "tend.cgroups",
-			     "must be true or false, not %s", type_name(log));
-		else
-			cfg->cgroups = config_setting_get_bool(log);
-	}
+	get_bool(ld, tend, "tend", "cgroups", &cfg->cgroups);
 }
 
 /* Copy a libconfig value into our own settings tree. */
@@ -650,6 +708,7 @@ void service_config_clear(struct service_config *sc)
 	free(sc->plugin_path);
 	free(sc->file);
 	settings_unref(sc->settings);
+	free_names(sc->depends, sc->ndepends);
 	memset(sc, 0, sizeof(*sc));
 }
 
@@ -802,7 +861,7 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 	static const char *const known[] = {
 	    "name",     "plugin",    "executor",     "restart",  "watchdog",
 	    "ready",    "ready_timeout", "instances", "stop_timeout",
-	    "settings", "user",
+	    "settings", "depends", "escalate", "user",
 	    "group",    "umask",     "workdir",      "env",      "rlimits",
 	    "no_new_privs", NULL};
 	struct tend_config *cfg = ld->cfg;
@@ -887,6 +946,9 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 	sc.ready = (enum ready_mode)v;
 	get_double(ld, svc, "", "ready_timeout", &sc.ready_timeout, 0, true,
 	           86400);
+	sc.depends = get_names(ld, svc, "", "depends", &sc.ndepends,
+	                       &sc.depends_line);
+	get_bool(ld, svc, "", "escalate", &sc.escalate);
 	get_int(ld, svc, "", "instances", &sc.instances, 1, MAX_INSTANCES);
 	s = get_group(ld, svc, "", "settings");
 	if (s)
@@ -909,6 +971,9 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 			out->settings = settings_new();
 			if (s)
 				copy_settings(out->settings, s);
+			out->depends = xcalloc(sc.ndepends + 1, sizeof(char *));
+			for (size_t k = 0; k < sc.ndepends; k++)
+				out->depends[k] = xstrdup(sc.depends[k]);
 			proc_copy(&out->proc, &sc.proc);
 		}
 	}
@@ -992,6 +1057,194 @@ static void read_dropins(struct loader *ld)
 	globfree(&g);
 }
 
+static const char *const strategy_names[] = {"one_for_one", "one_for_all",
+                                             "rest_for_one", NULL};
+
+const char *group_strategy_name(enum group_strategy s)
+{
+	return strategy_names[s];
+}
+
+static void read_group(struct loader *ld, config_setting_t *g)
+{
+	static const char *const known[] = {"name",      "strategy", "members",
+	                                    "intensity", "period",   "escalate",
+	                                    NULL};
+	struct tend_config *cfg = ld->cfg;
+	struct group_config gc = {.strategy = GROUP_ONE_FOR_ONE,
+	                          .intensity = 5, .period = 10.0};
+	const char *name;
+	bool bad = false;
+	int v = 0;
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		fail(ld, g, "groups", "each group must be { ... }, not %s",
+		     type_name(g));
+		return;
+	}
+	check_keys(ld, g, "groups", known);
+	gc.file = xstrdup(file_of(ld, g));
+	gc.line = line_of(g);
+	name = get_string(ld, g, "groups", "name", &bad);
+	if (name == NULL || !valid_name(name)) {
+		if (!bad)
+			fail(ld, g, "groups.name",
+			     "every group needs a name of 1 to %d letters, "
+			     "digits, '_', '-' or '.'",
+			     NAME_MAX_LEN);
+		free(gc.file);
+		return;
+	}
+	snprintf(gc.name, sizeof(gc.name), "%s", name);
+	get_enum(ld, g, "groups", "strategy", strategy_names, &v);
+	gc.strategy = (enum group_strategy)v;
+	gc.members = get_names(ld, g, "groups", "members", &gc.nmembers,
+	                       &gc.members_line);
+	if (gc.nmembers == 0 && !config_setting_get_member(g, "members"))
+		fail(ld, g, "groups.members", "missing for group '%s'", name);
+	get_int(ld, g, "groups", "intensity", &gc.intensity, 0, 100);
+	get_double(ld, g, "groups", "period", &gc.period, 0, true, 86400);
+	get_bool(ld, g, "groups", "escalate", &gc.escalate);
+	cfg->groups = realloc(cfg->groups, (cfg->ngroups + 1) * sizeof(gc));
+	if (cfg->groups == NULL)
+		fatalx("out of memory");
+	cfg->groups[cfg->ngroups++] = gc;
+}
+
+static void read_groups(struct loader *ld, config_setting_t *root)
+{
+	config_setting_t *list = config_setting_get_member(root, "groups");
+
+	if (list == NULL)
+		return;
+	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+		fail(ld, list, "groups", "must be a list ( {...}, ... ), not %s",
+		     type_name(list));
+		return;
+	}
+	for (int i = 0; i < config_setting_length(list); i++)
+		read_group(ld, config_setting_get_elem(list, i));
+}
+
+static int find_service(const struct tend_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nservices; i++)
+		if (strcmp(cfg->services[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Names as written to names of services: "web" is the service web, or
+ * every instance of it (web#0, web#1...). An unknown name is an error at
+ * `file:line` under `key`.
+ */
+static char **expand_names(struct loader *ld, char **names, size_t *n,
+                           const char *file, int line, const char *key)
+{
+	struct tend_config *cfg = ld->cfg;
+	char **out = NULL;
+	size_t nout = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		size_t len = strlen(names[i]), found = 0;
+		for (size_t k = 0; k < cfg->nservices; k++) {
+			const char *sn = cfg->services[k].name;
+			if (strcmp(sn, names[i]) != 0 &&
+			    !(strncmp(sn, names[i], len) == 0 && sn[len] == '#'))
+				continue;
+			out = realloc(out, (nout + 2) * sizeof(*out));
+			if (out == NULL)
+				fatalx("out of memory");
+			out[nout++] = xstrdup(sn);
+			found++;
+		}
+		if (found == 0)
+			errors_add(ld->errs, file, line,
+			           "%s: no service named '%s'", key, names[i]);
+	}
+	free_names(names, *n);
+	*n = nout;
+	return out;
+}
+
+/* Depth-first: a service on the current path again is a cycle. */
+static bool has_cycle(struct tend_config *cfg, int at, char *mark,
+                      char *path, size_t pathlen)
+{
+	struct service_config *sc = &cfg->services[at];
+	size_t used = strlen(path);
+
+	if (mark[at] == 2)
+		return false;
+	snprintf(path + used, pathlen - used, "%s'%s'", used ? " -> " : "",
+	         sc->name);
+	if (mark[at] == 1)
+		return true;
+	mark[at] = 1;
+	for (size_t i = 0; i < sc->ndepends; i++) {
+		int d = find_service(cfg, sc->depends[i]);
+		if (d >= 0 && has_cycle(cfg, d, mark, path, pathlen))
+			return true;
+	}
+	mark[at] = 2;
+	path[used] = '\0';
+	return false;
+}
+
+/* depends and members name services that exist, without cycles. */
+static void check_links(struct loader *ld)
+{
+	struct tend_config *cfg = ld->cfg;
+	char *mark = xcalloc(cfg->nservices + 1, 1);
+	char path[1024];
+
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		struct service_config *sc = &cfg->services[i];
+		sc->depends = expand_names(ld, sc->depends, &sc->ndepends,
+		                           sc->file, sc->depends_line, "depends");
+		for (size_t k = 0; k < sc->ndepends; k++)
+			if (strcmp(sc->depends[k], sc->name) == 0)
+				errors_add(ld->errs, sc->file, sc->depends_line,
+				           "depends: '%s' depends on itself",
+				           sc->name);
+	}
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		path[0] = '\0';
+		if (has_cycle(cfg, (int)i, mark, path, sizeof(path))) {
+			struct service_config *sc = &cfg->services[i];
+			errors_add(ld->errs, sc->file, sc->depends_line,
+			           "depends: a cycle: %s", path);
+			break;
+		}
+	}
+	free(mark);
+	for (size_t g = 0; g < cfg->ngroups; g++) {
+		struct group_config *gc = &cfg->groups[g];
+		gc->members = expand_names(ld, gc->members, &gc->nmembers,
+		                           gc->file, gc->members_line,
+		                           "groups.members");
+		for (size_t h = 0; h < g; h++)
+			if (strcmp(cfg->groups[h].name, gc->name) == 0)
+				errors_add(ld->errs, gc->file, gc->line,
+				           "groups.name: duplicate group '%s'",
+				           gc->name);
+		for (size_t m = 0; m < gc->nmembers; m++)
+			for (size_t h = 0; h <= g; h++)
+				for (size_t k = 0;
+				     k < (h == g ? m : cfg->groups[h].nmembers); k++)
+					if (strcmp(cfg->groups[h].members[k],
+					           gc->members[m]) == 0)
+						errors_add(
+						    ld->errs, gc->file,
+						    gc->members_line,
+						    "groups.members: '%s' is in "
+						    "group '%s' already",
+						    gc->members[m],
+						    cfg->groups[h].name);
+	}
+}
+
 static void check_duplicates(struct loader *ld)
 {
 	struct tend_config *cfg = ld->cfg;
@@ -1033,7 +1286,7 @@ static char *absolute(const char *path)
 struct tend_config *config_load(const char *path, struct errors *errs)
 {
 	struct tend_config *cfg = xcalloc(1, sizeof(*cfg));
-	static const char *const known[] = {"tend", "services", NULL};
+	static const char *const known[] = {"tend", "services", "groups", NULL};
 	struct loader ld = {.cfg = cfg, .errs = errs};
 	config_setting_t *tend;
 	config_t lc;
@@ -1064,9 +1317,12 @@ struct tend_config *config_load(const char *path, struct errors *errs)
 		cfg->plugin_path[cfg->nplugin_path++] = xstrdup(TEND_PLUGINDIR);
 	}
 	read_services(&ld, config_root_setting(&lc));
+	read_groups(&ld, config_root_setting(&lc));
 	config_destroy(&lc);
 	read_dropins(&ld);
 	check_duplicates(&ld);
+	if (errs->count == before)
+		check_links(&ld);
 out:
 	if (errs->count > before) {
 		config_free(cfg);
@@ -1114,8 +1370,12 @@ unsigned service_config_diff(const struct service_config *a,
 	    ra->jitter != rb->jitter || ra->reset != rb->reset ||
 	    ra->intensity != rb->intensity || ra->period != rb->period ||
 	    a->watchdog != b->watchdog || a->stop_timeout != b->stop_timeout ||
-	    a->ready_timeout != b->ready_timeout)
+	    a->ready_timeout != b->ready_timeout ||
+	    a->escalate != b->escalate || a->ndepends != b->ndepends)
 		d |= SC_DIFF_SUPERVISOR;
+	for (size_t i = 0; i < a->ndepends && i < b->ndepends; i++)
+		if (strcmp(a->depends[i], b->depends[i]) != 0)
+			d |= SC_DIFF_SUPERVISOR;
 	if (!same_string(a->plugin_path, b->plugin_path) ||
 	    a->executor != b->executor || a->ready != b->ready ||
 	    !same_proc(&a->proc, &b->proc))
@@ -1134,6 +1394,11 @@ void config_free(struct tend_config *cfg)
 	for (size_t i = 0; i < cfg->nservices; i++)
 		service_config_clear(&cfg->services[i]);
 	free(cfg->services);
+	for (size_t i = 0; i < cfg->ngroups; i++) {
+		free_names(cfg->groups[i].members, cfg->groups[i].nmembers);
+		free(cfg->groups[i].file);
+	}
+	free(cfg->groups);
 	for (size_t i = 0; i < cfg->nplugin_path; i++)
 		free(cfg->plugin_path[i]);
 	free(cfg->plugin_path);

@@ -150,7 +150,30 @@ static json_t *describe(const struct supervisor *sv, double now)
 	if (sv->state == SV_BACKOFF)
 		json_object_set_new(o, "next_start_in",
 		                    json_real(sv->next_start - now));
+	if (sv->waiting && sv->state == SV_STOPPED)
+		json_object_set_new(o, "waiting", json_true());
+	if (services_group_of(sv))
+		json_object_set_new(o, "group",
+		                    json_string(services_group_of(sv)));
 	return o;
+}
+
+static json_t *groups_json(void)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < services_groups(); i++) {
+		const char *name, *strategy;
+		bool failed;
+		unsigned restarts;
+		services_group_info(i, &name, &strategy, &failed, &restarts);
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s, s:s, s:I}", "name", name,
+		                    "strategy", strategy, "state",
+		                    failed ? "failed" : "running", "restarts",
+		                    (json_int_t)restarts));
+	}
+	return list;
 }
 
 /* The last lines it logged, oldest first. */
@@ -308,8 +331,8 @@ static json_t *cmd_status(json_t *req)
 		json_decref(list);
 		return error_reply("no service named '%s'", name);
 	}
-	return json_pack("{s:b, s:o, s:o}", "ok", 1, "services", list,
-	                 "reload", last_reload(now));
+	return json_pack("{s:b, s:o, s:o, s:o}", "ok", 1, "services", list,
+	                 "reload", last_reload(now), "groups", groups_json());
 }
 
 static json_t *cmd_change(json_t *req, struct conn *c, const char *cmd)

@@ -26,9 +26,13 @@
 #define TEND_VERSION "0.1.0"
 #endif
 
+#define EXIT_ESCALATED 75 /* EX_TEMPFAIL: restart me */
+
 static struct ev_loop *loop;
 static ev_signal sig_term, sig_int, sig_hup;
+static ev_timer escalation;
 static bool stopping;
+static char escalated[NAME_MAX_LEN + 8]; /* who gave up, escalating */
 
 static void usage(FILE *to)
 {
@@ -97,6 +101,30 @@ static void on_stop_signal(struct ev_loop *l, ev_signal *w, int revents)
 	log_notice("signal %d: stopping %zu services", w->signum,
 	           services_count());
 	services_shutdown(all_stopped);
+}
+
+static void on_escalation(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l, (void)w, (void)revents;
+	services_shutdown(all_stopped);
+}
+
+/*
+ * A group or service with escalate = true gave up: stop everything and
+ * exit 75, from the loop (the supervisor that gave up is mid-action).
+ */
+static void on_escalate(const char *who)
+{
+	if (stopping)
+		return;
+	stopping = true;
+	snprintf(escalated, sizeof(escalated), "%s", who);
+	notify_stopping();
+	log_error("'%s' gave up and escalates: stopping %zu services, then "
+	          "exiting %d",
+	          who, services_count(), EXIT_ESCALATED);
+	ev_timer_init(&escalation, on_escalation, 0., 0.);
+	ev_timer_start(loop, &escalation);
 }
 
 static void on_hup(struct ev_loop *l, ev_signal *w, int revents)
@@ -209,6 +237,7 @@ int main(int argc, char **argv)
 	                           cfg->control_uid, cfg->control_gid}) < 0)
 		exit(EXIT_OSERR);
 
+	services_on_escalate(on_escalate);
 	services_create(loop, cfg, plugins);
 	free(plugins);
 	reload_init(loop, cfg, debug); /* it keeps the config's globals */
@@ -219,9 +248,9 @@ int main(int argc, char **argv)
 	log_notice("ready");
 	ev_run(loop, 0);
 
-	status = services_any_stuck() ? 1 : 0;
+	status = services_any_stuck() ? 1 : escalated[0] ? EXIT_ESCALATED : 0;
 	control_close();
-	if (status != 0) {
+	if (status == 1) {
 		/* stuck threads may still run plugin code: unload nothing */
 		log_error("exiting with status 1: a service did not stop");
 		exit(status);
@@ -236,6 +265,10 @@ int main(int argc, char **argv)
 	exec_process_setup(NULL, NULL);
 	ev_loop_destroy(loop);
 	recent_free();
-	log_info("exited");
+	if (status)
+		log_error("exiting with status %d: '%s' gave up", status,
+		          escalated);
+	else
+		log_info("exited");
 	return status;
 }

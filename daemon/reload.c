@@ -323,7 +323,7 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 		for (size_t i = 0; i < r->nitems; i++) {
 			struct supervisor *sv = states[i].sv;
 			if (states[i].fresh)
-				supervisor_start(sv);
+				services_start(sv);
 			else if (states[i].wait == W_DOWN)
 				supervisor_stop(sv);
 		}
@@ -488,6 +488,7 @@ static void begin(const char *origin)
 	}
 	running = r;
 	apply_globals(r, cfg);
+	services_set_groups(cfg);
 	plan(r, cfg, plugins, errs, true);
 	unload(cfg, plugins, errs);
 	for (size_t i = 0; i < cfg->nservices; i++)

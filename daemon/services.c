@@ -1,8 +1,16 @@
 /*
  * The set of supervisors the daemon runs: created from a checked config,
- * started in config order, found by name, and stopped in reverse start
- * order at shutdown, one at a time, each within its stop_timeout.
+ * started in config order (a service with `depends` once all it depends
+ * on is ready), found by name, and stopped at shutdown one at a time,
+ * each within its stop_timeout: latest started first, but never before
+ * a service that depends on it.
+ *
+ * Also the supervision groups: when a member restarts after a failure,
+ * its group restarts the others its strategy names, and counts; too many
+ * group restarts within its period and the group gives up (all members
+ * stop), which with `escalate` makes tendd exit for systemd to act.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +28,18 @@ static size_t order_next, order_len;
 static void (*shutdown_done)(void);
 static bool shutting_down;
 static bool stepping; /* inside stop_next(): on_change must not step */
+
+struct group {
+	struct group_config cfg; /* members are names: reloads swap services */
+	struct backoff history;  /* group restarts, for intensity */
+	bool failed;
+	unsigned restarts;
+};
+static struct group *groups;
+static size_t ngroups;
+static void (*escalate)(const char *why);
+
+static void on_change(void *arg, struct supervisor *, enum sv_state from);
 
 bool services_shutting_down(void) { return shutting_down; }
 
@@ -42,6 +62,13 @@ struct supervisor *services_find(const char *name)
 void services_create(struct ev_loop *loop, struct tend_config *cfg,
                      struct plugin **plugins)
 {
+	static bool observing;
+
+	if (!observing) {
+		supervisor_observe(on_change, NULL);
+		observing = true;
+	}
+	services_set_groups(cfg);
 	all = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*all));
 	if (all == NULL)
 		fatalx("out of memory");
@@ -85,10 +112,49 @@ void services_remove(struct supervisor *sv)
 	limbo[nlimbo++] = sv;
 }
 
+/* Is every service `sv` depends on ready? Names the first that is not. */
+static bool deps_ready(const struct supervisor *sv, const char **missing)
+{
+	for (size_t i = 0; i < sv->cfg.ndepends; i++) {
+		struct supervisor *d = services_find(sv->cfg.depends[i]);
+		if (d && d->state != SV_READY) {
+			*missing = d->cfg.name;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Start it, or wait for what it depends on to be ready. */
+void services_start(struct supervisor *sv)
+{
+	const char *missing = NULL;
+
+	if (deps_ready(sv, &missing)) {
+		supervisor_start(sv);
+		return;
+	}
+	if (!sv->waiting)
+		log_at(TEND_LOG_INFO, sv->cfg.name, "waiting for '%s' to be ready",
+		       missing);
+	sv->waiting = true;
+}
+
 void services_start_all(void)
 {
 	for (size_t i = 0; i < count; i++)
-		supervisor_start(all[i]);
+		services_start(all[i]);
+}
+
+/* Something got ready: start what waited for it, if it can start now. */
+static void start_waiting(void)
+{
+	const char *missing;
+
+	for (size_t i = 0; i < count; i++)
+		if (all[i]->waiting && all[i]->state == SV_STOPPED &&
+		    deps_ready(all[i], &missing))
+			supervisor_start(all[i]);
 }
 
 static int later_first(const void *a, const void *b)
@@ -98,11 +164,43 @@ static int later_first(const void *a, const void *b)
 	return x->start_seq < y->start_seq ? 1 : x->start_seq > y->start_seq ? -1 : 0;
 }
 
+/* Does a service not stopped yet depend on `sv`? */
+static bool needed(const struct supervisor *sv)
+{
+	for (size_t i = order_next; i < order_len; i++) {
+		const struct supervisor *o = order[i];
+		if (o == sv || sv_state_is_down(o->state))
+			continue;
+		for (size_t k = 0; k < o->cfg.ndepends; k++)
+			if (strcmp(o->cfg.depends[k], sv->cfg.name) == 0)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Put next in order[order_next] the latest started service that no
+ * other one still running depends on.
+ */
+static void pick_next(void)
+{
+	for (size_t i = order_next; i < order_len; i++)
+		if (!needed(order[i])) {
+			struct supervisor *sv = order[i];
+			memmove(&order[order_next + 1], &order[order_next],
+			        (i - order_next) * sizeof(*order));
+			order[order_next] = sv;
+			return;
+		}
+}
+
 static void stop_next(void)
 {
 	stepping = true;
 	while (order_next < order_len) {
-		struct supervisor *sv = order[order_next];
+		struct supervisor *sv;
+		pick_next();
+		sv = order[order_next];
 		supervisor_stop(sv);
 		if (!sv_state_is_down(sv->state)) {
 			stepping = false;
@@ -120,13 +218,131 @@ static void stop_next(void)
 
 static void on_change(void *arg, struct supervisor *sv, enum sv_state from)
 {
-	(void)arg, (void)from;
+	(void)arg;
 	if (!stepping && shutdown_done && order_next < order_len &&
 	    order[order_next] == sv && sv_state_is_down(sv->state)) {
 		order_next++;
 		stop_next();
 	}
+	if (!shutting_down && sv->state == SV_READY && from != SV_READY)
+		start_waiting();
 }
+
+static struct group *group_of(const struct supervisor *sv, size_t *at)
+{
+	for (size_t g = 0; g < ngroups; g++)
+		for (size_t m = 0; m < groups[g].cfg.nmembers; m++)
+			if (strcmp(groups[g].cfg.members[m], sv->cfg.name) == 0) {
+				*at = m;
+				return &groups[g];
+			}
+	return NULL;
+}
+
+const char *services_group_of(const struct supervisor *sv)
+{
+	size_t at;
+	struct group *g = group_of(sv, &at);
+	return g ? g->cfg.name : NULL;
+}
+
+static void give_up(struct group *g, const struct supervisor *failed,
+                    const char *why)
+{
+	g->failed = true;
+	log_error("group '%s' gives up: %s; stopping its members",
+	          g->cfg.name, why);
+	for (size_t m = 0; m < g->cfg.nmembers; m++) {
+		struct supervisor *o = services_find(g->cfg.members[m]);
+		if (o && o != failed)
+			supervisor_stop(o);
+	}
+	if (g->cfg.escalate && escalate)
+		escalate(g->cfg.name);
+}
+
+/*
+ * A member restarts after a failure (or gave up): its group restarts the
+ * members its strategy names. Returns true when the group gave up, so
+ * the member must not restart either.
+ */
+static bool on_failure(struct supervisor *sv, bool gave_up)
+{
+	size_t at;
+	struct group *g = group_of(sv, &at);
+	struct restart_config limits = {0};
+	char why[128];
+
+	if (g == NULL || g->failed) {
+		if (gave_up && sv->cfg.escalate && escalate)
+			escalate(sv->cfg.name);
+		return g != NULL;
+	}
+	if (gave_up) {
+		snprintf(why, sizeof(why), "member '%s' gave up", sv->cfg.name);
+		give_up(g, sv, why);
+		if (sv->cfg.escalate && escalate && !g->cfg.escalate)
+			escalate(sv->cfg.name);
+		return true;
+	}
+	limits.intensity = g->cfg.intensity;
+	limits.period = g->cfg.period;
+	if (!backoff_allow_restart(&g->history, &limits, mono_now())) {
+		snprintf(why, sizeof(why), "more than %d restarts within %gs",
+		         g->cfg.intensity, g->cfg.period);
+		give_up(g, sv, why);
+		return true;
+	}
+	g->restarts++;
+	if (g->cfg.strategy == GROUP_ONE_FOR_ONE)
+		return false;
+	log_notice("group '%s' (%s): '%s' failed, restarting %s",
+	           g->cfg.name, group_strategy_name(g->cfg.strategy),
+	           sv->cfg.name,
+	           g->cfg.strategy == GROUP_ONE_FOR_ALL ? "every member"
+	                                                : "the members after it");
+	for (size_t m = g->cfg.strategy == GROUP_ONE_FOR_ALL ? 0 : at + 1;
+	     m < g->cfg.nmembers; m++) {
+		struct supervisor *o = services_find(g->cfg.members[m]);
+		if (o && o != sv && !sv_state_is_down(o->state))
+			supervisor_restart(o);
+	}
+	return false;
+}
+
+/* Take over `cfg`'s groups (left empty); they start afresh. */
+void services_set_groups(struct tend_config *cfg)
+{
+	for (size_t g = 0; g < ngroups; g++) {
+		for (size_t m = 0; m < groups[g].cfg.nmembers; m++)
+			free(groups[g].cfg.members[m]);
+		free(groups[g].cfg.members);
+		free(groups[g].cfg.file);
+	}
+	free(groups);
+	groups = cfg->ngroups ? calloc(cfg->ngroups, sizeof(*groups)) : NULL;
+	ngroups = cfg->ngroups;
+	for (size_t g = 0; g < ngroups; g++)
+		groups[g].cfg = cfg->groups[g];
+	free(cfg->groups);
+	cfg->groups = NULL;
+	cfg->ngroups = 0;
+	supervisor_on_failure(on_failure);
+}
+
+size_t services_groups(void) { return ngroups; }
+
+void services_group_info(size_t i, const char **name, const char **strategy,
+                         bool *failed, unsigned *restarts)
+{
+	*name = groups[i].cfg.name;
+	*strategy = group_strategy_name(groups[i].cfg.strategy);
+	*failed = groups[i].failed;
+	*restarts = groups[i].restarts;
+}
+
+/* What tendd does when a group or a service with escalate gives up. */
+void services_on_escalate(void (*fn)(const char *who)) { escalate = fn; }
 
 /*
  * Stop every service, latest started first, and call done() when all are
@@ -134,14 +350,8 @@ static void on_change(void *arg, struct supervisor *sv, enum sv_state from)
  */
 void services_shutdown(void (*done)(void))
 {
-	static bool observing;
-
 	if (shutdown_done || order)
 		return; /* already under way */
-	if (!observing) {
-		supervisor_observe(on_change, NULL);
-		observing = true;
-	}
 	order = calloc(count ? count : 1, sizeof(*order));
 	if (order == NULL)
 		fatalx("out of memory");
@@ -176,6 +386,10 @@ void services_free(void)
 	free(all);
 	free(order);
 	free(limbo);
+	{
+		struct tend_config none = {0};
+		services_set_groups(&none);
+	}
 	all = order = limbo = NULL;
 	count = order_len = order_next = nlimbo = 0;
 }

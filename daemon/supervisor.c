@@ -37,6 +37,7 @@ struct observer {
 };
 
 static struct observer *observers;
+static sv_failure_fn *failure_hook;
 static unsigned long start_counter;
 
 static const char *const state_names[SV_NSTATES] = {
@@ -56,6 +57,9 @@ bool sv_state_is_down(enum sv_state s)
 
 static void dispatch(struct supervisor *, enum sv_event,
                      const struct exit_info *);
+
+/* Told of every restart after a failure, and of giving up (groups). */
+void supervisor_on_failure(sv_failure_fn *fn) { failure_hook = fn; }
 
 void supervisor_observe(sv_observer_fn *fn, void *arg)
 {
@@ -248,10 +252,18 @@ static void apply_strategy(struct supervisor *sv)
 		          rc->intensity, rc->period, how);
 		sv->gave_up = true;
 		set_state(sv, SV_FAILED);
+		if (failure_hook)
+			(void)failure_hook(sv, true);
 		return;
 	}
 	sv->backoff.failures++;
 	wait = backoff_delay(rc, sv->backoff.failures, drand48());
+	if (failure && failure_hook && failure_hook(sv, false)) {
+		/* its group gave up: the group has stopped the others */
+		sv->gave_up = true;
+		set_state(sv, SV_FAILED);
+		return;
+	}
 	sv->restarts++;
 	if (wait <= 0) {
 		begin_run(sv);
@@ -277,6 +289,7 @@ static void a_start(struct supervisor *sv, const struct exit_info *e)
 	ev_timer_stop(sv->loop, timer(sv));
 	sv->stop_wanted = false;
 	sv->gave_up = false;
+	sv->waiting = false;
 	memset(&sv->backoff, 0, sizeof(sv->backoff));
 	begin_run(sv);
 }
@@ -652,6 +665,15 @@ bool supervisor_update(struct supervisor *sv, struct service_config *sc)
 	sv->cfg.plugin_line = sc->plugin_line;
 	sv->cfg.executor_line = sc->executor_line;
 	sv->cfg.restart = sc->restart;
+	sv->cfg.escalate = sc->escalate;
+	{ /* the names it depends on */
+		char **names = sv->cfg.depends;
+		size_t n = sv->cfg.ndepends;
+		sv->cfg.depends = sc->depends;
+		sv->cfg.ndepends = sc->ndepends;
+		sc->depends = names;
+		sc->ndepends = n;
+	}
 	sv->cfg.stop_timeout = sc->stop_timeout;
 	sv->cfg.ready_timeout = sc->ready_timeout;
 	if (sv->cfg.watchdog != sc->watchdog) {

@@ -177,8 +177,29 @@ struct service_config {
 	enum ready_mode ready;
 	double ready_timeout; /* notify: not ready by then is a failed start */
 	int instances;
+	char **depends;  /* services it starts after, stops before */
+	size_t ndepends;
+	int depends_line;
+	bool escalate;   /* giving up makes tendd exit (for systemd) */
 	struct settings *settings;
 	struct proc_options proc;
+};
+
+enum group_strategy {
+	GROUP_ONE_FOR_ONE,  /* only the failed member restarts */
+	GROUP_ONE_FOR_ALL,  /* every member restarts */
+	GROUP_REST_FOR_ONE, /* the failed member and those after it */
+};
+struct group_config {
+	char name[NAME_MAX_LEN + 1];
+	enum group_strategy strategy;
+	char **members; /* service names, in order */
+	size_t nmembers;
+	int intensity; /* more group restarts than this within period... */
+	double period;
+	bool escalate; /* ...and it gives up; escalate: tendd exits */
+	char *file;
+	int line, members_line;
 };
 
 struct tend_config {
@@ -195,12 +216,15 @@ struct tend_config {
 	bool cgroups; /* track process services in cgroups when possible */
 	struct service_config *services;
 	size_t nservices;
+	struct group_config *groups;
+	size_t ngroups;
 };
 
 struct tend_config *config_load(const char *path, struct errors *);
 void config_free(struct tend_config *);
 void service_config_clear(struct service_config *);
 const char *executor_name(enum executor_kind);
+const char *group_strategy_name(enum group_strategy);
 uint32_t executor_bit(enum executor_kind);
 #define SC_DIFF_SETTINGS 1u   /* the settings group */
 #define SC_DIFF_SUPERVISOR 2u /* restart strategy and timeouts */
@@ -400,9 +424,12 @@ struct supervisor {
 	bool reloading;     /* the plugin's reload() is yet to answer */
 	int reload_rc;      /* its answer */
 	unsigned long reload_seq; /* start_seq of the run that answered */
+	bool waiting;       /* to start once what it depends on is ready */
 };
 typedef void sv_observer_fn(void *arg, struct supervisor *,
                             enum sv_state from);
+/* true: do not restart it (its group gave up) */
+typedef bool sv_failure_fn(struct supervisor *, bool gave_up);
 struct supervisor *supervisor_new(struct ev_loop *, struct service_config *,
                                   struct plugin *);
 void supervisor_free(struct supervisor *);
@@ -412,6 +439,7 @@ int supervisor_restart(struct supervisor *);
 void supervisor_event(struct supervisor *, struct instance *,
                       enum instance_event, const struct exit_info *);
 void supervisor_observe(sv_observer_fn *, void *arg);
+void supervisor_on_failure(sv_failure_fn *);
 bool supervisor_replace(struct supervisor *, struct service_config *,
                         struct plugin *, const char *error);
 bool supervisor_update(struct supervisor *, struct service_config *);
@@ -422,6 +450,13 @@ bool sv_state_is_down(enum sv_state);
 void services_create(struct ev_loop *, struct tend_config *,
                      struct plugin **plugins);
 void services_start_all(void);
+void services_start(struct supervisor *);
+void services_set_groups(struct tend_config *);
+size_t services_groups(void);
+void services_group_info(size_t i, const char **name, const char **strategy,
+                         bool *failed, unsigned *restarts);
+const char *services_group_of(const struct supervisor *);
+void services_on_escalate(void (*fn)(const char *who));
 void services_adopt(struct supervisor **list, size_t n);
 void services_remove(struct supervisor *);
 size_t services_count(void);
