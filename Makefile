@@ -50,7 +50,7 @@ RUNNER = runner proto settings clock utf8
 RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
 PLUGINS = ticker worker
-TEST_PLUGINS = misbehave badabi shortdesc noentry
+TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc
 UNIT_TESTS = t-backoff t-config t-supervisor
 
 PROGRAMS = $(BUILD)/tendd $(BUILD)/tendctl $(BUILD)/tend-runner
@@ -139,6 +139,48 @@ test: test-deps
 		CFLAGS="-O0 -g" test-build
 	TEND_BUILD=build/asan TEND_VALGRIND_BUILD=build/valgrind \
 		prove -j2 build/asan/tests/unit/t-* tests/t[0-9]*.sh
+
+# libFuzzer on the control socket's request parser (clang only; see
+# tests/fuzz/control_fuzz.c). `make fuzz` runs it for FUZZ_TIME seconds;
+# what it finds goes under $(BUILD)/tests/fuzz (crashes, and new inputs in
+# corpus/), the seeds in tests/fuzz/corpus are only read. FUZZ_ARGS adds
+# libFuzzer options (-jobs=N, -seed=N...). The sanitizer build of
+# `make test` builds it too, and tests/t0610-fuzz-control.sh runs it
+# briefly. It includes daemon/control.c and compiles the daemon files it
+# links itself, with clang: no gcc object is reused.
+FUZZ_CC   ?= clang
+FUZZ_TIME ?= 60
+FUZZ_ARGS ?=
+FUZZ_DEPS  = clang
+TEST_DEPS += $(FUZZ_DEPS)
+FUZZ_BIN   = $(BUILD)/tests/fuzz/control_fuzz
+FUZZ_LINKS = log recent utf8 exit errors clock
+FUZZ_CFLAGS = -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=all -fno-omit-frame-pointer \
+              $(filter-out -Werror,$(WARNINGS)) -Iinclude -D_GNU_SOURCE
+
+$(FUZZ_BIN): tests/fuzz/control_fuzz.c daemon/control.c \
+	$(FUZZ_LINKS:%=daemon/%.c) daemon/tendd.h include/tend/plugin.h
+	@mkdir -p $(@D)
+	@echo "  FUZZ    $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ tests/fuzz/control_fuzz.c \
+		$(FUZZ_LINKS:%=daemon/%.c) -lev -ljansson -lpthread
+
+ifneq ($(SANITIZE),)
+ifneq ($(shell sh -c 'command -v $(FUZZ_CC)' 2>/dev/null),)
+test-build: $(FUZZ_BIN)
+endif
+endif
+
+.PHONY: fuzz
+fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_DEPS="$(FUZZ_DEPS)"
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/tests/fuzz/corpus
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_TIME) -timeout=10 \
+		-print_final_stats=1 -dict=tests/fuzz/control.dict \
+		-artifact_prefix=$(BUILD)/tests/fuzz/ $(FUZZ_ARGS) \
+		$(BUILD)/tests/fuzz/corpus tests/fuzz/corpus
 
 clean:
 	rm -rf build conf/run
