@@ -44,14 +44,14 @@ DAEMON = main host supervisor backoff exit events services reload notify \
          recent \
          config settings \
          plugin errors log clock control exec exec_async exec_thread \
-         exec_thread_async exec_process proto cgroup utf8
+         exec_thread_async exec_process proto cgroup utf8 mailbox
 # The child side of the process executors.
 RUNNER = runner proto settings clock utf8
 RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
-PLUGINS = ticker worker
-TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc
-UNIT_TESTS = t-backoff t-config t-supervisor
+PLUGINS = ticker worker relay counter
+TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc msgtest
+UNIT_TESTS = t-backoff t-config t-supervisor t-mailbox
 
 PROGRAMS = $(BUILD)/tendd $(BUILD)/tendctl $(BUILD)/tend-runner
 PLUGIN_SOS = $(PLUGINS:%=$(BUILD)/plugins/%.so)
@@ -103,8 +103,9 @@ $(BUILD)/tests/unit/t-backoff: tests/unit/t-backoff.c $(BUILD)/daemon/backoff.o 
 $(BUILD)/tests/unit/t-config: tests/unit/t-config.c $(BUILD)/daemon/config.o \
 	$(BUILD)/daemon/settings.o $(UNIT_COMMON)
 $(BUILD)/tests/unit/t-supervisor: tests/unit/t-supervisor.c \
-	$(BUILD)/daemon/supervisor.o $(BUILD)/daemon/backoff.o \
+	$(BUILD)/daemon/supervisor.o $(BUILD)/daemon/backoff.o $(BUILD)/daemon/mailbox.o \
 	$(BUILD)/daemon/settings.o $(UNIT_COMMON)
+$(BUILD)/tests/unit/t-mailbox: tests/unit/t-mailbox.c $(BUILD)/daemon/mailbox.o $(UNIT_COMMON)
 $(BUILD)/tests/unit/%: tests/unit/tap.h
 	@mkdir -p $(@D)
 	@echo "  TEST    $@"
@@ -154,7 +155,7 @@ FUZZ_ARGS ?=
 FUZZ_DEPS  = clang
 TEST_DEPS += $(FUZZ_DEPS)
 FUZZ_BIN   = $(BUILD)/tests/fuzz/control_fuzz
-FUZZ_LINKS = log recent utf8 exit errors clock
+FUZZ_LINKS = log recent utf8 exit errors clock mailbox
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=all -fno-omit-frame-pointer \
               $(filter-out -Werror,$(WARNINGS)) -Iinclude -D_GNU_SOURCE

@@ -651,6 +651,7 @@ static void service_defaults(struct service_config *sc,
 	sc->ready = READY_START;
 	sc->ready_timeout = 90.0;
 	sc->instances = 1;
+	sc->mailbox = MAILBOX_DEFAULT;
 	sc->settings = settings_new();
 	sc->proc.umask = -1;
 	for (int i = 0; i < RLIMITS; i++)
@@ -863,7 +864,7 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 	    "ready",    "ready_timeout", "instances", "stop_timeout",
 	    "settings", "depends", "escalate", "user",
 	    "group",    "umask",     "workdir",      "env",      "rlimits",
-	    "no_new_privs", NULL};
+	    "no_new_privs", "mailbox", NULL};
 	struct tend_config *cfg = ld->cfg;
 	struct service_config sc = {0};
 	config_setting_t *s;
@@ -950,6 +951,7 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 	                       &sc.depends_line);
 	get_bool(ld, svc, "", "escalate", &sc.escalate);
 	get_int(ld, svc, "", "instances", &sc.instances, 1, MAX_INSTANCES);
+	get_int(ld, svc, "", "mailbox", &sc.mailbox, 1, MAILBOX_MAX);
 	s = get_group(ld, svc, "", "settings");
 	if (s)
 		copy_settings(sc.settings, s);
@@ -1370,7 +1372,7 @@ unsigned service_config_diff(const struct service_config *a,
 	    ra->jitter != rb->jitter || ra->reset != rb->reset ||
 	    ra->intensity != rb->intensity || ra->period != rb->period ||
 	    a->watchdog != b->watchdog || a->stop_timeout != b->stop_timeout ||
-	    a->ready_timeout != b->ready_timeout ||
+	    a->ready_timeout != b->ready_timeout || a->mailbox != b->mailbox ||
 	    a->escalate != b->escalate || a->ndepends != b->ndepends)
 		d |= SC_DIFF_SUPERVISOR;
 	for (size_t i = 0; i < a->ndepends && i < b->ndepends; i++)

@@ -38,6 +38,8 @@ struct conn {
 	bool closing;  /* close once the reply is out */
 	bool draining; /* reply out, our side shut: discard until EOF */
 	bool waiting;  /* for a reload to finish: its reply comes later */
+	bool eof;      /* the client shut its side while waiting: reply,
+	                * answer what it sent before, then close */
 	struct conn *next;
 };
 
@@ -65,11 +67,23 @@ static void conn_free(struct conn *c)
 	nconns--;
 }
 
-/* Watch for what the connection waits for: to write, else to read. */
+/*
+ * Watch for what the connection waits for: to write, else to read; but
+ * nothing while it waits for a reload with its buffer full (read() of 0
+ * bytes returns 0, taken for EOF) or after the client shut its side.
+ */
 static void conn_watch(struct conn *c)
 {
-	int want = c->outlen > c->outoff ? EV_WRITE : EV_READ;
+	int want = c->outlen > c->outoff ? EV_WRITE
+	           : c->draining ||
+	                   (!c->eof && c->inlen < sizeof(c->in))
+	               ? EV_READ
+	               : 0;
 
+	if (want == 0) {
+		ev_io_stop(loop, &c->io);
+		return;
+	}
 	if (c->io.events == want && ev_is_active(&c->io))
 		return;
 	ev_io_stop(loop, &c->io);
@@ -122,6 +136,20 @@ static json_t *error_reply(const char *fmt, ...)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", utf8_sanitize(msg));
 }
 
+/* What its mailbox counted, over all its runs. */
+static json_t *messages_json(const struct supervisor *sv)
+{
+	struct mail_counts mc;
+
+	mailbox_counts(sv->mailbox, &mc);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "sent",
+	                 (json_int_t)mc.sent, "received",
+	                 (json_int_t)mc.received, "refused",
+	                 (json_int_t)mc.refused, "dropped",
+	                 (json_int_t)mc.dropped, "queued",
+	                 (json_int_t)mc.queued);
+}
+
 static json_t *describe(const struct supervisor *sv, double now)
 {
 	char last[REASON_MAX + 64] = "";
@@ -147,6 +175,7 @@ static json_t *describe(const struct supervisor *sv, double now)
 		json_object_set_new(o, "output_dropped",
 		                    json_integer((json_int_t)sv->output_dropped +
 		                                 (json_int_t)(sv->inst ? sv->inst->output_dropped : 0)));
+	json_object_set_new(o, "messages", messages_json(sv));
 	if (sv->state == SV_BACKOFF)
 		json_object_set_new(o, "next_start_in",
 		                    json_real(sv->next_start - now));
@@ -362,6 +391,70 @@ static json_t *cmd_change(json_t *req, struct conn *c, const char *cmd)
 	                 sv_state_name(sv->state));
 }
 
+static const char *errno_name(int err)
+{
+	switch (err) {
+	case ENOENT: return "ENOENT";
+	case ESRCH: return "ESRCH";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EAGAIN: return "EAGAIN";
+	case EMSGSIZE: return "EMSGSIZE";
+	default: return "EINVAL";
+	}
+}
+
+/* A message to a service, from "tendctl": as a plugin's tend_send(). */
+static json_t *cmd_send(json_t *req, struct conn *c)
+{
+	const char *name = json_string_value(json_object_get(req, "name"));
+	json_t *data = json_object_get(req, "data"), *reply;
+	struct supervisor *sv;
+	int err;
+
+	if (!may_change(c))
+		return error_reply("permission denied: 'send' needs root or "
+		                   "uid %d",
+		                   (int)geteuid());
+	if (name == NULL || !json_is_string(data))
+		return error_reply("'send' needs a service name and a \"data\" "
+		                   "string");
+	sv = services_find(name);
+	if (sv == NULL)
+		return error_reply("no service named '%s'", name);
+	err = mailbox_send(NULL, "tendctl", name, json_string_value(data),
+	                   json_string_length(data));
+	log_debug("message to '%s' sent by uid %d: %s", name, (int)c->uid,
+	          err ? errno_name(err) : "ok");
+	switch (err) {
+	case 0:
+		return json_pack("{s:b}", "ok", 1);
+	case ESRCH:
+		reply = error_reply("'%s' is not running (%s): it takes no "
+		                    "messages",
+		                    name, sv_state_name(sv->state));
+		break;
+	case EOPNOTSUPP:
+		reply = error_reply("'%s' takes no messages: its plugin has "
+		                    "no message()",
+		                    name);
+		break;
+	case EAGAIN:
+		reply = error_reply("the mailbox of '%s' is full (mailbox = "
+		                    "%d): try again later",
+		                    name, sv->cfg.mailbox);
+		break;
+	case EMSGSIZE:
+		reply = error_reply("message too long: %zu bytes, at most %d",
+		                    json_string_length(data), TEND_MSG_MAX);
+		break;
+	default:
+		reply = error_reply("no service named '%s'", name);
+		break;
+	}
+	json_object_set_new(reply, "errno", json_string(errno_name(err)));
+	return reply;
+}
+
 static json_t *handle(struct conn *c, const char *line, size_t len)
 {
 	json_error_t jerr;
@@ -386,6 +479,8 @@ static json_t *handle(struct conn *c, const char *line, size_t len)
 		reply = cmd_reload(req, c);
 	else if (strcmp(cmd, "log-level") == 0)
 		reply = cmd_log_level(req, c);
+	else if (strcmp(cmd, "send") == 0)
+		reply = cmd_send(req, c);
 	else
 		reply = error_reply("unknown command '%s'", cmd);
 	json_decref(req);
@@ -430,6 +525,10 @@ static bool on_readable(struct conn *c)
 	if (n <= 0) {
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return true;
+		if (n == 0 && c->waiting) { /* closed its side: still reply */
+			c->eof = true;
+			return true;
+		}
 		conn_free(c); /* the client is gone, or closed its side */
 		return false;
 	}
@@ -470,7 +569,7 @@ static void on_writable(struct conn *c)
 		return;
 	}
 	process_input(c); /* a request may be waiting already */
-	if (c->closing && c->outlen == 0) {
+	if ((c->closing || (c->eof && !c->waiting)) && c->outlen == 0) {
 		conn_finish(c);
 		return;
 	}

@@ -13,9 +13,27 @@
 struct async_state {
 	bool started; /* start() succeeded: stop() is owed */
 	bool done;    /* stop() and fini() have been called */
+	ev_async mail; /* its mailbox has messages */
 };
 
 static struct async_state *state(struct instance *in) { return in->exec; }
+
+/* From any sender's thread. */
+static void mail_wake(void *arg)
+{
+	struct instance *in = arg;
+	ev_async_send(in->loop, &state(in)->mail);
+}
+
+/* A batch at a time, so that a flood cannot starve the other services. */
+static void on_mail(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct instance *in = w->data;
+
+	(void)revents;
+	if (mailbox_deliver(in->sv->mailbox, in, MAIL_BATCH))
+		ev_async_send(loop, w);
+}
 
 static void finish(struct instance *in)
 {
@@ -24,6 +42,10 @@ static void finish(struct instance *in)
 	if (st->done)
 		return;
 	st->done = true;
+	if (st->started) {
+		mailbox_unbind(in->sv->mailbox, in->mail_run);
+		ev_async_stop(in->loop, &st->mail);
+	}
 	if (st->started && in->api->stop)
 		in->api->stop(&in->ctx);
 	if (in->api->fini)
@@ -47,6 +69,10 @@ static int async_start(struct instance *in, char *err, size_t errlen)
 		snprintf(info.reason, sizeof(info.reason), "start() failed");
 	} else {
 		st->started = true;
+		ev_async_init(&st->mail, on_mail);
+		st->mail.data = in;
+		ev_async_start(in->loop, &st->mail);
+		mailbox_bind(in->sv->mailbox, in->mail_run, mail_wake, in);
 		events_post(in, IE_STARTED, NULL);
 		return 0;
 	}

@@ -32,6 +32,22 @@
 
 #define OUT_LINE_MAX 4096
 #define OUT_RATE_LINES 1000 /* per second and stream, then dropped */
+/*
+ * Messages on their way to a child, not yet acknowledged: so few that the
+ * channel never fills with them, and the host's other sends to the child
+ * (stop, reload, answers) never wait for room.
+ */
+#define MAIL_WINDOW 64
+#define MAIL_WINDOW_BYTES 65536
+/* Frames for a child that does not read: past this, it is not read either. */
+#define OUT_FRAMES_MAX 10000
+
+/* A JSON frame for the child, waiting for room in the channel. */
+struct out_frame {
+	struct out_frame *next;
+	size_t len;
+	char text[];
+};
 
 struct out_pipe {
 	ev_io io;
@@ -55,6 +71,18 @@ struct proc_state {
 	char mark[64]; /* TEND_INSTANCE=... */
 	double window;  /* the current second of output */
 	unsigned lines; /* logged in it */
+	/* messages for the plugin, forwarded within MAIL_WINDOW */
+	ev_async mail;       /* its mailbox has messages */
+	ev_io chan_out;      /* the channel has room again */
+	struct out_frame *outq, **outq_tail; /* waiting for that room */
+	unsigned noutq;
+	bool chan_eof;       /* the child closed it */
+	bool mail_on;        /* the child runs the plugin: forward */
+	struct mail *pending; /* taken, waiting for room, keeps its place */
+	unsigned inflight;   /* sent, not acknowledged yet */
+	size_t inflight_bytes;
+	size_t sizes[MAIL_WINDOW]; /* of those in flight, oldest at first */
+	unsigned first;
 };
 
 static const char *runner_path = TEND_LIBEXECDIR "/tend-runner";
@@ -228,6 +256,223 @@ static void on_output(struct ev_loop *loop, ev_io *w, int revents)
 	drain_pipe(w->data, false);
 }
 
+/* 0, or why not (EAGAIN: the channel is full for now). */
+static int send_now(int chan, const char *text, size_t len)
+{
+	struct iovec iov = {(void *)text, len};
+	return proto_sendv(chan, &iov, 1, MSG_DONTWAIT) < 0 ? errno : 0;
+}
+
+/*
+ * A JSON frame for the child (takes the reference). tendd never waits
+ * for a child: a frame that finds the channel full waits, in order, for
+ * room (on_chan_out), and while OUT_FRAMES_MAX wait, the child is not
+ * read either, so that it cannot make them pile up without end.
+ */
+static void chan_send(struct instance *in, json_t *msg)
+{
+	struct proc_state *st = state(in);
+	char *text = json_dumps(msg, JSON_COMPACT);
+	struct out_frame *f;
+	size_t len;
+
+	json_decref(msg);
+	if (text == NULL || st->chan < 0) {
+		free(text);
+		return;
+	}
+	len = strlen(text);
+	if (st->outq == NULL && send_now(st->chan, text, len) != EAGAIN) {
+		free(text); /* sent, or the child is gone: its exit follows */
+		return;
+	}
+	f = malloc(sizeof(*f) + len);
+	if (f == NULL)
+		fatalx("out of memory");
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->text, text, len);
+	free(text);
+	*st->outq_tail = f;
+	st->outq_tail = &f->next;
+	ev_io_start(in->sv->loop, &st->chan_out);
+	if (++st->noutq == OUT_FRAMES_MAX) {
+		log_at(TEND_LOG_WARNING, in->name,
+		       "pid %d does not read its channel: not read either",
+		       (int)in->pid);
+		ev_io_stop(in->sv->loop, &st->chan_io);
+	}
+}
+
+static void forward_mail(struct instance *in);
+
+/* Room in the channel: the frames waiting first, then the mail. */
+static void on_chan_out(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct instance *in = w->data;
+	struct proc_state *st = state(in);
+
+	(void)revents;
+	while (st->outq) {
+		struct out_frame *f = st->outq;
+		if (send_now(st->chan, f->text, f->len) == EAGAIN)
+			return;
+		st->outq = f->next;
+		if (st->outq == NULL)
+			st->outq_tail = &st->outq;
+		st->noutq--;
+		free(f);
+	}
+	ev_io_stop(loop, w);
+	if (!st->chan_eof)
+		ev_io_start(loop, &st->chan_io);
+	forward_mail(in);
+}
+
+/* From any sender's thread. */
+static void mail_wake(void *arg)
+{
+	struct instance *in = arg;
+	ev_async_send(in->sv->loop, &state(in)->mail);
+}
+
+static int send_mail(int chan, const struct mail *m)
+{
+	unsigned char head[2 + sizeof(m->from)];
+	size_t n = strlen(m->from);
+	struct iovec iov[2] = {{head, 2 + n}, {(void *)m->data, m->len}};
+
+	head[0] = PROTO_MAIL;
+	head[1] = (unsigned char)n;
+	memcpy(head + 2, m->from, n);
+	return proto_sendv(chan, iov, 2, MSG_DONTWAIT);
+}
+
+/*
+ * Forward what the window allows, in order: a message that has to wait
+ * (for an acknowledgement, or for room in the channel) holds the others.
+ */
+static void forward_mail(struct instance *in)
+{
+	struct proc_state *st = state(in);
+	struct mailbox *mb = in->sv->mailbox;
+
+	while (st->mail_on && !ev_is_active(&st->chan_out) &&
+	       st->inflight < MAIL_WINDOW) {
+		struct mail *m = st->pending;
+		int rc;
+
+		if (m == NULL)
+			m = mailbox_take(mb, in->mail_run);
+		if (m == NULL)
+			return;
+		st->pending = m;
+		if (st->inflight > 0 &&
+		    st->inflight_bytes + m->len > MAIL_WINDOW_BYTES)
+			return;
+		rc = send_mail(st->chan, m);
+		if (rc < 0 && errno == EAGAIN) {
+			ev_io_start(in->sv->loop, &st->chan_out);
+			return;
+		}
+		st->pending = NULL;
+		if (rc < 0) { /* the child is gone; its exit is on its way */
+			mailbox_settle(mb, in->mail_run, 0, 1);
+		} else {
+			st->sizes[(st->first + st->inflight) % MAIL_WINDOW] =
+			    m->len;
+			st->inflight++;
+			st->inflight_bytes += m->len;
+		}
+		free(m);
+	}
+}
+
+static void on_mail(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop, (void)revents;
+	forward_mail(w->data);
+}
+
+/* The plugin runs: messages go to it from now on. */
+static void mail_start(struct instance *in)
+{
+	struct proc_state *st = state(in);
+
+	if (st->mail_on)
+		return;
+	st->mail_on = true;
+	ev_async_start(in->sv->loop, &st->mail);
+	mailbox_bind(in->sv->mailbox, in->mail_run, mail_wake, in);
+}
+
+/* The child is gone: what was on its way to it is lost. */
+static void mail_stop(struct instance *in)
+{
+	struct proc_state *st = state(in);
+
+	if (!st->mail_on)
+		return;
+	st->mail_on = false;
+	mailbox_unbind(in->sv->mailbox, in->mail_run);
+	ev_async_stop(in->sv->loop, &st->mail);
+	ev_io_stop(in->sv->loop, &st->chan_out);
+	mailbox_settle(in->sv->mailbox, in->mail_run, 0,
+	               st->inflight + (st->pending != NULL));
+	free(st->pending);
+	st->pending = NULL;
+	st->inflight = 0;
+}
+
+/* The child handled `n` of the messages in flight, and lost `lost`. */
+static void mail_acked(struct instance *in, json_t *msg)
+{
+	struct proc_state *st = state(in);
+	json_int_t n = json_integer_value(json_object_get(msg, "n"));
+	json_int_t lost = json_integer_value(json_object_get(msg, "lost"));
+
+	/* never more than were sent, whatever a child says */
+	n = n < 0 ? 0 : n > st->inflight ? st->inflight : n;
+	lost = lost < 0 ? 0 : lost > st->inflight - n ? st->inflight - n : lost;
+	for (json_int_t i = 0; i < n + lost; i++) {
+		st->inflight_bytes -= st->sizes[st->first];
+		st->first = (st->first + 1) % MAIL_WINDOW;
+	}
+	st->inflight -= (unsigned)(n + lost);
+	mailbox_settle(in->sv->mailbox, in->mail_run, (unsigned)n,
+	               (unsigned)lost);
+	forward_mail(in);
+}
+
+static void answer(struct instance *in, json_int_t id, int err)
+{
+	chan_send(in, json_pack("{s:s, s:I, s:i}", "t", "answer", "id", id,
+	                        "err", err));
+}
+
+/* tend_send() in the child: [S][id: 4][n][to: n bytes][data] */
+static void on_send(struct instance *in, const unsigned char *f, size_t len)
+{
+	char to[NAME_MAX_LEN + 9];
+	uint32_t id;
+	size_t n;
+	int err;
+
+	if (len < 6 || 6 + (size_t)f[5] > len)
+		return; /* not our runner's */
+	memcpy(&id, f + 1, sizeof(id));
+	n = f[5];
+	if (n >= sizeof(to) || memchr(f + 6, '\0', n)) {
+		err = ENOENT; /* no service has such a name */
+	} else {
+		memcpy(to, f + 6, n);
+		to[n] = '\0';
+		err = mailbox_send(in->sv->mailbox, in->name, to, f + 6 + n,
+		                   len - 6 - n);
+	}
+	answer(in, id, err);
+}
+
 static void on_message(struct instance *in, json_t *msg)
 {
 	struct proc_state *st = state(in);
@@ -240,8 +485,16 @@ static void on_message(struct instance *in, json_t *msg)
 		const char *text = json_string_value(json_object_get(msg, "msg"));
 		if (level <= log_threshold && text)
 			log_write(level, in->name, "%s", text);
+	} else if (strcmp(t, "delivered") == 0) {
+		mail_acked(in, msg);
+	} else if (strcmp(t, "watch") == 0) {
+		const char *name = json_string_value(json_object_get(msg, "name"));
+		answer(in, json_integer_value(json_object_get(msg, "id")),
+		       mailbox_watch(in->sv->mailbox, in->mail_run,
+		                     name ? name : ""));
 	} else if (strcmp(t, "started") == 0) {
 		in->last_beat = mono_now();
+		mail_start(in);
 		events_post(in, IE_STARTED, NULL);
 	} else if (strcmp(t, "ready") == 0) {
 		if (!in->ready_sent++)
@@ -260,21 +513,29 @@ static void on_message(struct instance *in, json_t *msg)
 	json_decref(msg);
 }
 
-static void drain_channel(struct instance *in)
+/* Handle what the child said; false once the channel is closed. */
+static bool drain_channel(struct instance *in)
 {
+	static unsigned char buf[PROTO_MSG_MAX]; /* main thread only */
+	ssize_t n;
 	json_t *msg;
-	while ((msg = proto_recv(state(in)->chan)) != NULL)
-		on_message(in, msg);
+
+	while ((n = proto_recv_raw(state(in)->chan, buf, sizeof(buf))) > 0) {
+		if (buf[0] == PROTO_SEND)
+			on_send(in, buf, (size_t)n);
+		else if ((msg = proto_parse(buf, (size_t)n)) != NULL)
+			on_message(in, msg);
+	}
+	return n < 0 && errno == EAGAIN;
 }
 
 static void on_channel(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct instance *in = w->data;
-
 	(void)revents;
-	drain_channel(in);
-	if (errno != EAGAIN)
+	if (!drain_channel(w->data)) {
+		state((struct instance *)w->data)->chan_eof = true;
 		ev_io_stop(loop, w); /* closed: the exit will follow */
+	}
 }
 
 static void classify(struct instance *in, int status, struct exit_info *e)
@@ -307,6 +568,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 	ev_child_stop(loop, w);
 	ev_timer_stop(loop, &st->kill_timer);
 	drain_channel(in);
+	mail_stop(in);
 	classify(in, w->rstatus, &info);
 	signal_all(in, SIGKILL); /* nothing it started may outlive it */
 	drain_pipe(&st->out, false);
@@ -511,13 +773,18 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	ev_io_init(&st->chan_io, on_channel, st->chan, EV_READ);
 	st->chan_io.data = in;
 	ev_io_start(in->sv->loop, &st->chan_io);
+	ev_async_init(&st->mail, on_mail);
+	st->mail.data = in;
+	ev_io_init(&st->chan_out, on_chan_out, st->chan, EV_WRITE);
+	st->chan_out.data = in;
+	st->outq_tail = &st->outq;
 	watch_pipe(in, &st->out, out[0], false);
 	watch_pipe(in, &st->err, errp[0], true);
 	ev_init(&st->kill_timer, on_kill_timer);
 	st->kill_timer.data = in;
 	ev_init(&st->drop_timer, on_drop_timer);
 	st->drop_timer.data = in;
-	proto_send(st->chan, config_message(in, sc));
+	chan_send(in, config_message(in, sc));
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -537,7 +804,7 @@ static void process_stop(struct instance *in)
 
 	in->stopping = 1;
 	if (st->chan >= 0)
-		proto_send(st->chan, json_pack("{s:s}", "t", "stop"));
+		chan_send(in, json_pack("{s:s}", "t", "stop"));
 }
 
 /* The child swaps its settings and calls reload(); "reloaded" follows. */
@@ -546,9 +813,8 @@ static void process_reconfigure(struct instance *in)
 	struct proc_state *st = state(in);
 
 	if (st->chan >= 0)
-		proto_send(st->chan,
-		           json_pack("{s:s, s:o}", "t", "reload", "settings",
-		                     settings_to_json(in->settings)));
+		chan_send(in, json_pack("{s:s, s:o}", "t", "reload", "settings",
+		                        settings_to_json(in->settings)));
 }
 
 /* Past stop_timeout: SIGTERM, and SIGKILL one stop_timeout later. */
@@ -577,7 +843,14 @@ static void process_reap(struct instance *in)
 	ev_child_stop(loop, &st->child);
 	ev_timer_stop(loop, &st->kill_timer);
 	ev_timer_stop(loop, &st->drop_timer);
+	mail_stop(in);
 	ev_io_stop(loop, &st->chan_io);
+	ev_io_stop(loop, &st->chan_out);
+	while (st->outq) {
+		struct out_frame *f = st->outq;
+		st->outq = f->next;
+		free(f);
+	}
 	if (st->chan >= 0)
 		close(st->chan);
 	for (struct out_pipe *p = &st->out; p; p = p == &st->out ? &st->err : NULL) {

@@ -7,6 +7,7 @@
  * Also the thread helpers thread-async shares.
  */
 #include <errno.h>
+#include <ev.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,14 +88,51 @@ void thread_reap(struct instance *in)
 }
 
 /*
- * A run() plugin blocks its thread, so reload() is called from the main
- * loop while run() runs; `lock` keeps it from overlapping fini().
+ * A run() plugin blocks its thread, so reload() and message() are called
+ * from the main loop while run() runs; `lock` keeps them from overlapping
+ * fini().
  */
 struct run_state {
 	struct thread_state base; /* first: the thread helpers use it */
 	pthread_mutex_t lock;
 	bool running; /* between init() and the return of run() */
+	ev_async mail;          /* its mailbox has messages */
+	struct ev_loop *host;   /* the main loop, where they are delivered */
 };
+
+/* From any sender's thread. */
+static void mail_wake(void *arg)
+{
+	struct instance *in = arg;
+	struct run_state *st = in->exec;
+
+	ev_async_send(st->host, &st->mail);
+}
+
+/* On the main loop; a batch at a time, and only while run() runs. */
+static void on_mail(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct instance *in = w->data;
+	struct run_state *st = in->exec;
+	bool more = false;
+
+	(void)revents;
+	pthread_mutex_lock(&st->lock);
+	if (st->running)
+		more = mailbox_deliver(in->sv->mailbox, in, MAIL_BATCH);
+	pthread_mutex_unlock(&st->lock);
+	if (more)
+		ev_async_send(loop, w);
+}
+
+/* Main thread: no wake-up or delivery after this. */
+static void mail_off(struct instance *in)
+{
+	struct run_state *st = in->exec;
+
+	mailbox_unbind(in->sv->mailbox, in->mail_run);
+	ev_async_stop(st->host, &st->mail);
+}
 
 static void *thread_main(void *arg)
 {
@@ -112,6 +150,7 @@ static void *thread_main(void *arg)
 		pthread_mutex_lock(&st->lock);
 		st->running = true;
 		pthread_mutex_unlock(&st->lock);
+		ev_async_send(st->host, &st->mail); /* mail that came early */
 		events_post(in, IE_STARTED, NULL);
 		int rc = in->api->run(&in->ctx);
 		pthread_mutex_lock(&st->lock);
@@ -133,8 +172,17 @@ static int thread_start(struct instance *in, char *err, size_t errlen)
 		fatalx("out of memory");
 	pthread_mutex_init(&st->lock, NULL);
 	in->exec = st;
+	st->host = in->loop;
 	in->loop = NULL;
-	return thread_spawn(in, thread_main, err, errlen);
+	ev_async_init(&st->mail, on_mail);
+	st->mail.data = in;
+	ev_async_start(st->host, &st->mail);
+	mailbox_bind(in->sv->mailbox, in->mail_run, mail_wake, in);
+	if (thread_spawn(in, thread_main, err, errlen) < 0) {
+		mail_off(in); /* no reap follows a failed start */
+		return -1;
+	}
+	return 0;
 }
 
 static void thread_reconfigure(struct instance *in)
@@ -155,6 +203,7 @@ static void thread_run_reap(struct instance *in)
 	struct run_state *st = in->exec;
 
 	thread_reap(in);
+	mail_off(in);
 	pthread_mutex_destroy(&st->lock);
 }
 

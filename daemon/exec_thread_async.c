@@ -14,7 +14,27 @@ struct thread_async_state {
 	struct thread_state base; /* first: the thread helpers use it */
 	ev_async wake;            /* requests from the main loop */
 	_Atomic int reload;       /* settings changed: call reload() */
+	ev_async mail;            /* its mailbox has messages */
 };
+
+/* From any sender's thread. */
+static void mail_wake(void *arg)
+{
+	struct instance *in = arg;
+	struct thread_async_state *st = in->exec;
+
+	ev_async_send(in->loop, &st->mail);
+}
+
+/* On the service's own loop; a batch at a time, then other events. */
+static void on_mail(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct instance *in = w->data;
+
+	(void)revents;
+	if (mailbox_deliver(in->sv->mailbox, in, MAIL_BATCH))
+		ev_async_send(loop, w);
+}
 
 /* On the service's own loop, between start() and stop(). */
 static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
@@ -52,10 +72,13 @@ static void *thread_async_main(void *arg)
 		if (in->ended)
 			instance_exit_info(in, 0, &info);
 	} else {
+		struct mailbox *mb = in->sv->mailbox;
+		mailbox_bind(mb, in->mail_run, mail_wake, in);
 		events_post(in, IE_STARTED, NULL);
 		/* tend_fail() inside start() would be lost by ev_run */
 		if (!in->ended && !in->stopping)
 			ev_run(in->loop, 0);
+		mailbox_unbind(mb, in->mail_run);
 		if (in->api->stop)
 			in->api->stop(&in->ctx);
 		instance_exit_info(in, 0, &info);
@@ -82,7 +105,11 @@ static int thread_async_start(struct instance *in, char *err, size_t errlen)
 	ev_async_init(&st->wake, on_wake);
 	st->wake.data = in;
 	ev_async_start(in->loop, &st->wake);
+	ev_async_init(&st->mail, on_mail);
+	st->mail.data = in;
+	ev_async_start(in->loop, &st->mail);
 	if (thread_spawn(in, thread_async_main, err, errlen) < 0) {
+		ev_async_stop(in->loop, &st->mail);
 		ev_async_stop(in->loop, &st->wake);
 		ev_loop_destroy(in->loop);
 		in->loop = NULL;
@@ -105,6 +132,7 @@ static void thread_async_reap(struct instance *in)
 
 	thread_reap(in);
 	ev_async_stop(in->loop, &st->wake);
+	ev_async_stop(in->loop, &st->mail);
 	ev_loop_destroy(in->loop);
 	in->loop = NULL;
 }

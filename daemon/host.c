@@ -3,7 +3,7 @@
  * carries, and the instance each context belongs to. These functions are
  * called from the plugin's own thread (which is the main thread for async
  * plugins), so they touch only the instance and thread-safe parts of the
- * daemon (the log and the event queue).
+ * daemon (the log, the event queue and the mailboxes).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "tendd.h"
+
+static bool observing; /* on_state() is a supervisor observer */
 
 static struct instance *from_ctx(struct tend_ctx *ctx)
 {
@@ -99,16 +101,26 @@ static struct ev_loop *host_loop(struct tend_ctx *ctx)
 static int host_send(struct tend_ctx *ctx, const char *to, const void *data,
                      size_t len)
 {
-	(void)ctx, (void)to, (void)data, (void)len;
-	errno = ENOSYS; /* NEEDSWORK: messaging between services */
-	return -1;
+	struct instance *in = from_ctx(ctx);
+	int err = mailbox_send(in->sv->mailbox, in->name, to, data, len);
+
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 static int host_watch(struct tend_ctx *ctx, const char *name)
 {
-	(void)ctx, (void)name;
-	errno = ENOSYS; /* NEEDSWORK: lifecycle subscriptions */
-	return -1;
+	struct instance *in = from_ctx(ctx);
+	int err = mailbox_watch(in->sv->mailbox, in->mail_run, name);
+
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 /* The first of tend_fail/tend_exit decides how the instance ended. */
@@ -169,8 +181,23 @@ static const struct tend_host host_table = {
 };
 
 /*
+ * Every state change reaches the service's mailbox: it takes mail only
+ * while the service is up, and tells the runs that watch it.
+ */
+static void on_state(void *arg, struct supervisor *sv, enum sv_state from)
+{
+	bool up = sv->state == SV_STARTING || sv->state == SV_RUNNING ||
+	          sv->state == SV_READY;
+
+	(void)arg;
+	if (from != sv->state)
+		mailbox_state(sv->mailbox, sv_state_name(sv->state), up);
+}
+
+/*
  * A new instance of `sc`'s service, holding its own reference to the
- * plugin. Returns NULL when out of file descriptors (errno set).
+ * plugin, and the run its mailbox takes mail for. Returns NULL when out
+ * of file descriptors (errno set).
  */
 struct instance *instance_new(struct supervisor *sv,
                               const struct executor_ops *ops,
@@ -200,6 +227,13 @@ struct instance *instance_new(struct supervisor *sv,
 	in->loop = host_loop;
 	in->last_beat = mono_now();
 	snprintf(in->name, sizeof(in->name), "%s", sc->name);
+	if (!observing) {
+		/* with the first run: before it, no mailbox is open */
+		supervisor_observe(on_state, NULL);
+		observing = true;
+	}
+	in->mail_run = mailbox_open(sv->mailbox, sc->mailbox,
+	                            in->api->message != NULL);
 	return in;
 }
 
@@ -207,6 +241,7 @@ void instance_free(struct instance *in)
 {
 	if (in == NULL)
 		return;
+	mailbox_close(in->sv->mailbox, in->mail_run);
 	close(in->stop_fd);
 	plugin_put(in->plugin);
 	for (size_t i = 0; i < in->nheld; i++)

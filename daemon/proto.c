@@ -1,13 +1,19 @@
 /*
  * The host <-> child protocol of the process executors: one JSON object
  * per SOCK_SEQPACKET message over a socketpair, so message boundaries come
- * from the kernel. Also the settings tree as JSON, for the trip.
+ * from the kernel; messages between services travel as binary frames
+ * instead, since their bytes need not be text (proto.h). Also the
+ * settings tree as JSON, for the trip.
  *
  * host -> child: {"t":"config", "name", "executor", "file", "settings",
- *                 "heartbeat_every"}, {"t":"stop"}, {"t":"reload","settings"}
+ *                 "heartbeat_every"}, {"t":"stop"}, {"t":"reload","settings"},
+ *                {"t":"answer","id","err"} (to a send or a watch),
+ *                PROTO_MAIL frames (for message())
  * child -> host: {"t":"started"}, {"t":"ready"}, {"t":"hb"},
  *                {"t":"log","level","msg"}, {"t":"fail","reason"},
- *                {"t":"startfail","reason"}, {"t":"reloaded","rc"}
+ *                {"t":"startfail","reason"}, {"t":"reloaded","rc"},
+ *                {"t":"delivered","n","lost"} (PROTO_MAIL frames handled),
+ *                {"t":"watch","id","name"}, PROTO_SEND frames (tend_send)
  */
 #include <errno.h>
 #include <jansson.h>
@@ -35,27 +41,58 @@ int proto_send(int fd, json_t *msg)
 	return n < 0 ? -1 : 0;
 }
 
-/* One message, or NULL: errno EAGAIN (none now), 0 (closed), or other. */
-json_t *proto_recv(int fd)
+/* One frame of several pieces; flags add to MSG_NOSIGNAL (MSG_DONTWAIT). */
+int proto_sendv(int fd, const struct iovec *iov, int n, int flags)
 {
-	char buf[PROTO_MSG_MAX];
+	struct msghdr mh = {.msg_iov = (struct iovec *)iov,
+	                    .msg_iovlen = (size_t)n};
+	ssize_t sent;
+
+	do
+		sent = sendmsg(fd, &mh, MSG_NOSIGNAL | flags);
+	while (sent < 0 && errno == EINTR);
+	return sent < 0 ? -1 : 0;
+}
+
+/*
+ * One frame as it came, into buf (PROTO_MSG_MAX bytes hold any): its
+ * length; 0 with errno 0 when the channel is closed; -1 with errno
+ * (EAGAIN: none now).
+ */
+ssize_t proto_recv_raw(int fd, void *buf, size_t size)
+{
 	ssize_t n;
 
 	do
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		n = recv(fd, buf, size, MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
-	if (n <= 0) {
-		if (n == 0)
-			errno = 0;
-		return NULL;
-	}
-	json_t *msg = json_loadb(buf, (size_t)n, 0, NULL);
+	if (n == 0)
+		errno = 0;
+	return n;
+}
+
+/* A JSON frame's object, or NULL with errno EPROTO. */
+json_t *proto_parse(const void *buf, size_t len)
+{
+	json_t *msg = json_loadb(buf, len, 0, NULL);
+
 	if (msg == NULL || !json_is_object(msg)) {
 		json_decref(msg);
 		errno = EPROTO;
 		return NULL;
 	}
 	return msg;
+}
+
+/* One message, or NULL: errno EAGAIN (none now), 0 (closed), or other. */
+json_t *proto_recv(int fd)
+{
+	char buf[PROTO_MSG_MAX];
+	ssize_t n = proto_recv_raw(fd, buf, sizeof(buf));
+
+	if (n <= 0)
+		return NULL;
+	return proto_parse(buf, (size_t)n);
 }
 
 const char *proto_type(json_t *msg)

@@ -3,6 +3,8 @@
 #define TEND_PROTO_H
 
 #include <jansson.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #define PROTO_MSG_MAX 65536
 /* The runner's exit status when the plugin could not be started. */
@@ -11,9 +13,16 @@
 #define PROTO_FD_CHANNEL 3
 #define PROTO_FD_PLUGIN 4
 
+/* Binary frames: the first byte says which (a JSON one starts with '{'). */
+#define PROTO_MAIL 'M' /* host -> child: [M][n][from: n bytes][data] */
+#define PROTO_SEND 'S' /* child -> host: [S][id: 4][n][to: n bytes][data] */
+
 struct setting;
 int proto_send(int fd, json_t *msg); /* takes the reference */
+int proto_sendv(int fd, const struct iovec *iov, int n, int flags);
 json_t *proto_recv(int fd);
+ssize_t proto_recv_raw(int fd, void *buf, size_t size);
+json_t *proto_parse(const void *buf, size_t len);
 const char *proto_type(json_t *msg);
 json_t *settings_to_json(const struct setting *);
 int settings_from_json(struct setting *to, const char *name, json_t *j);

@@ -8,6 +8,14 @@
  * and runs run() (process) or its own libev loop with start()
  * (process-async). Everything the plugin asks of the host goes over the
  * channel; a crash here is the child's alone.
+ *
+ * One thread reads the channel: the main thread (the loop's, for
+ * process-async), or for process, once run() is called, a reader thread
+ * of its own. tend_send() and tend_watch() wait for tendd's answer, so
+ * that they return what it says: another thread waits on a condition
+ * variable for the reader to see it; the reader itself (in message() or
+ * reload(), say) reads until its answer comes and keeps what else came
+ * meanwhile for after.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -35,8 +43,9 @@ struct child {
 	const struct tend_plugin *api;
 	_Atomic(const struct setting *) settings;
 	struct setting first;     /* the settings it started with */
-	pthread_mutex_t run_lock; /* process: reload() must not meet fini() */
+	pthread_mutex_t run_lock; /* process: reload(), message() vs fini() */
 	bool running;             /* process: run() has not returned */
+	bool blocking;            /* process, not process-async */
 	char name[NAME_MAX_LEN + 8];
 	char file[512];
 	int chan;
@@ -55,6 +64,30 @@ static struct child me = {.chan = PROTO_FD_CHANNEL,
                           .send_lock = PTHREAD_MUTEX_INITIALIZER,
                           .run_lock = PTHREAD_MUTEX_INITIALIZER};
 
+/* A frame read from the channel, kept for later while awaiting an answer. */
+struct frame {
+	struct frame *next;
+	size_t len;
+	unsigned char buf[]; /* len bytes, then a NUL */
+};
+
+/* A tend_send() or tend_watch() waiting for tendd's answer. */
+struct call {
+	uint32_t id;
+	bool done;
+	int err;
+	struct call *next;
+};
+
+static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t call_done = PTHREAD_COND_INITIALIZER;
+static struct call *calls;        /* under call_lock */
+static uint32_t last_call;        /* under call_lock */
+static pthread_t reader;          /* under call_lock */
+/* the reader's own */
+static struct frame *deferred, **deferred_tail = &deferred;
+static unsigned acks, lost_acks; /* PROTO_MAIL frames not acknowledged */
+
 static void say(json_t *msg)
 {
 	if (msg == NULL)
@@ -62,6 +95,14 @@ static void say(json_t *msg)
 	pthread_mutex_lock(&me.send_lock);
 	if (proto_send(me.chan, msg) < 0 && errno == EPIPE)
 		_exit(1); /* tendd is gone; PDEATHSIG will follow anyway */
+	pthread_mutex_unlock(&me.send_lock);
+}
+
+static void say_frame(const struct iovec *iov, int n)
+{
+	pthread_mutex_lock(&me.send_lock);
+	if (proto_sendv(me.chan, iov, n, 0) < 0 && errno == EPIPE)
+		_exit(1);
 	pthread_mutex_unlock(&me.send_lock);
 }
 
@@ -171,18 +212,164 @@ static struct ev_loop *c_loop(struct tend_ctx *c)
 	return me.loop;
 }
 
+static bool am_reader(void)
+{
+	bool r;
+
+	pthread_mutex_lock(&call_lock);
+	r = pthread_equal(reader, pthread_self());
+	pthread_mutex_unlock(&call_lock);
+	return r;
+}
+
+/* The next frame, or NULL when none waits; exits when tendd is gone. */
+static struct frame *read_frame(void)
+{
+	unsigned char buf[PROTO_MSG_MAX];
+	ssize_t n = proto_recv_raw(me.chan, buf, sizeof(buf));
+	struct frame *f;
+
+	if (n < 0 && errno == EAGAIN)
+		return NULL;
+	if (n <= 0)
+		_exit(1); /* the channel is closed: tendd is gone */
+	f = malloc(sizeof(*f) + (size_t)n + 1);
+	if (f == NULL)
+		_exit(1);
+	f->next = NULL;
+	f->len = (size_t)n;
+	memcpy(f->buf, buf, (size_t)n);
+	f->buf[n] = '\0';
+	return f;
+}
+
+/* An answer for a call: mark it done, wake whoever waits. */
+static void answered(json_t *msg)
+{
+	uint32_t id = (uint32_t)json_integer_value(json_object_get(msg, "id"));
+
+	pthread_mutex_lock(&call_lock);
+	for (struct call *c = calls; c; c = c->next)
+		if (c->id == id) {
+			c->err = (int)json_integer_value(json_object_get(msg, "err"));
+			c->done = true;
+		}
+	pthread_cond_broadcast(&call_done);
+	pthread_mutex_unlock(&call_lock);
+}
+
+static void add_call(struct call *c)
+{
+	pthread_mutex_lock(&call_lock);
+	c->id = ++last_call;
+	c->next = calls;
+	calls = c;
+	pthread_mutex_unlock(&call_lock);
+}
+
+static void on_channel(struct ev_loop *loop, ev_io *w, int revents);
+
+/*
+ * Wait for tendd's answer to `c`, and forget the call. The reader reads
+ * the channel itself, and keeps the other frames for after; anyone else
+ * waits for the reader to see it.
+ *
+ * NEEDSWORK: under process-async, a thread of the plugin's own that sends
+ * once the loop has ended (during stop() or fini()) waits for good: the
+ * main thread, the reader, reads no more.
+ */
+static int await_answer(struct call *c)
+{
+	struct pollfd p = {.fd = me.chan, .events = POLLIN};
+	struct call **at;
+
+	if (am_reader()) {
+		while (!c->done) {
+			struct frame *f = read_frame();
+			json_t *msg;
+			if (f == NULL) {
+				if (poll(&p, 1, -1) < 0 && errno != EINTR)
+					_exit(1);
+				continue;
+			}
+			msg = f->buf[0] == '{' ? proto_parse(f->buf, f->len) : NULL;
+			if (msg && strcmp(proto_type(msg), "answer") == 0) {
+				answered(msg);
+				free(f);
+			} else {
+				*deferred_tail = f;
+				deferred_tail = &f->next;
+			}
+			json_decref(msg);
+		}
+		/* outside a callback of the channel, who else would see them? */
+		if (deferred && me.loop)
+			ev_feed_event(me.loop, &me.chan_watcher, EV_READ);
+	}
+	pthread_mutex_lock(&call_lock);
+	while (!c->done)
+		pthread_cond_wait(&call_done, &call_lock);
+	for (at = &calls; *at != c; at = &(*at)->next)
+		;
+	*at = c->next;
+	pthread_mutex_unlock(&call_lock);
+	return c->err;
+}
+
 static int c_send(struct tend_ctx *c, const char *to, const void *d, size_t n)
 {
-	(void)c, (void)to, (void)d, (void)n;
-	errno = ENOSYS; /* NEEDSWORK: messaging between services */
-	return -1;
+	unsigned char head[6 + NAME_MAX_LEN + 8];
+	struct call call = {0};
+	size_t tolen;
+	int err;
+
+	(void)c;
+	if (to == NULL || (d == NULL && n > 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	tolen = strlen(to);
+	if (tolen > NAME_MAX_LEN + 8) {
+		errno = ENOENT; /* no service has such a name */
+		return -1;
+	}
+	if (n > TEND_MSG_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	add_call(&call);
+	head[0] = PROTO_SEND;
+	memcpy(head + 1, &call.id, sizeof(call.id));
+	head[5] = (unsigned char)tolen;
+	memcpy(head + 6, to, tolen);
+	say_frame((struct iovec[]){{head, 6 + tolen}, {(void *)d, n}}, 2);
+	err = await_answer(&call);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 static int c_watch(struct tend_ctx *c, const char *name)
 {
-	(void)c, (void)name;
-	errno = ENOSYS; /* NEEDSWORK: lifecycle subscriptions */
-	return -1;
+	struct call call = {0};
+	int err;
+
+	(void)c;
+	if (name == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	add_call(&call);
+	say(json_pack("{s:s, s:I, s:s}", "t", "watch", "id",
+	              (json_int_t)call.id, "name", name));
+	err = await_answer(&call);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }
 
 static void end(int status, const char *reason)
@@ -274,12 +461,53 @@ static void reload(json_t *settings)
 	pthread_mutex_unlock(&me.run_lock);
 }
 
+/* Tell tendd how many of the messages it sent were handled. */
+static void flush_acks(void)
+{
+	if (acks + lost_acks == 0)
+		return;
+	say(json_pack("{s:s, s:i, s:i}", "t", "delivered", "n", (int)acks,
+	              "lost", (int)lost_acks));
+	acks = lost_acks = 0;
+}
+
+/* [M][n][from: n bytes][data]: a message for message(), while it runs. */
+static void deliver(const struct frame *f)
+{
+	char from[256];
+	size_t n = f->len >= 2 ? f->buf[1] : 0;
+	bool done = false;
+
+	if (f->len < 2 + n) {
+		lost_acks++; /* cut short: still one of the window */
+		return;
+	}
+	memcpy(from, f->buf + 2, n);
+	from[n] = '\0';
+	if (me.blocking)
+		pthread_mutex_lock(&me.run_lock);
+	if (me.running && me.api->message) {
+		me.api->message(&me.ctx, from, f->buf + 2 + n, f->len - 2 - n);
+		done = true;
+	}
+	if (me.blocking)
+		pthread_mutex_unlock(&me.run_lock);
+	if (done)
+		acks++;
+	else
+		lost_acks++;
+	if (acks + lost_acks >= 16) /* the window moves on sooner */
+		flush_acks();
+}
+
 /* A message from tendd. */
 static void on_message(json_t *msg)
 {
 	const char *t = proto_type(msg);
 
-	if (strcmp(t, "stop") == 0) {
+	if (strcmp(t, "answer") == 0) {
+		answered(msg);
+	} else if (strcmp(t, "stop") == 0) {
 		uint64_t one = 1;
 		me.stopping = 1;
 		(void)!write(me.stop_fd, &one, sizeof(one));
@@ -291,30 +519,54 @@ static void on_message(json_t *msg)
 	json_decref(msg);
 }
 
+static void handle(const struct frame *f)
+{
+	json_t *msg;
+
+	if (f->buf[0] == PROTO_MAIL) {
+		deliver(f);
+	} else if ((msg = proto_parse(f->buf, f->len)) != NULL) {
+		on_message(msg);
+	}
+}
+
+/* The reader: what was kept for later first, then what is there now. */
+static void pump(void)
+{
+	for (;;) {
+		struct frame *f = deferred;
+		if (f) {
+			deferred = f->next;
+			if (deferred == NULL)
+				deferred_tail = &deferred;
+		} else if ((f = read_frame()) == NULL) {
+			break;
+		}
+		handle(f);
+		free(f);
+	}
+	flush_acks();
+}
+
 /* process: a thread reads the channel while run() blocks. */
 static void *channel_reader(void *arg)
 {
 	struct pollfd p = {.fd = me.chan, .events = POLLIN};
 	(void)arg;
+	/* run_blocking() names us the reader before we may read */
+	pthread_mutex_lock(&call_lock);
+	pthread_mutex_unlock(&call_lock);
 	for (;;) {
-		json_t *msg;
+		pump();
 		if (poll(&p, 1, -1) < 0 && errno != EINTR)
 			return NULL;
-		while ((msg = proto_recv(me.chan)) != NULL)
-			on_message(msg);
-		if (errno == 0)
-			_exit(1); /* channel closed: tendd is gone */
 	}
 }
 
 static void on_channel(struct ev_loop *loop, ev_io *w, int revents)
 {
-	json_t *msg;
 	(void)loop, (void)w, (void)revents;
-	while ((msg = proto_recv(me.chan)) != NULL)
-		on_message(msg);
-	if (errno == 0)
-		_exit(1);
+	pump();
 }
 
 static void set_limit(json_t *limits, const char *key, int resource)
@@ -407,14 +659,17 @@ static json_t *receive_config(void)
 
 static int run_blocking(void)
 {
-	pthread_t reader;
+	pthread_t tid;
 	sigset_t all, old;
 	int rc;
 
 	me.running = true; /* before the reader can look */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_create(&reader, NULL, channel_reader, NULL);
+	pthread_mutex_lock(&call_lock);
+	pthread_create(&tid, NULL, channel_reader, NULL);
+	reader = tid;
+	pthread_mutex_unlock(&call_lock);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	say(json_pack("{s:s}", "t", "started"));
 	rc = me.api->run(&me.ctx);
@@ -438,6 +693,8 @@ static int run_loop(void)
 	}
 	me.running = true;
 	say(json_pack("{s:s}", "t", "started"));
+	/* frames init() or start() left for later, if they awaited answers */
+	ev_feed_event(me.loop, &me.chan_watcher, EV_READ);
 	if (!me.ended && !me.stopping)
 		ev_run(me.loop, 0);
 	me.running = false;
@@ -466,12 +723,14 @@ int main(int argc, char **argv)
 		_exit(1);
 	snprintf(me.name, sizeof(me.name), "%s", argv[1]);
 	me.ctx.host = &host_table;
+	reader = pthread_self(); /* until run_blocking() starts its own */
 	me.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 
 	cfg = receive_config();
 	blocking = json_is_string(json_object_get(cfg, "executor")) &&
 	           strcmp(json_string_value(json_object_get(cfg, "executor")),
 	                  "process") == 0;
+	me.blocking = blocking;
 	snprintf(me.file, sizeof(me.file), "%s",
 	         json_string_value(json_object_get(cfg, "file")) ?: "?");
 	me.hb_every = json_real_value(json_object_get(cfg, "heartbeat_every"));

@@ -547,6 +547,7 @@ struct supervisor *supervisor_new(struct ev_loop *loop,
 	t[1].data = sv;
 	sv->timer = &t[0];
 	sv->watchdog = &t[1];
+	sv->mailbox = mailbox_new(sv->cfg.name, sv->cfg.mailbox);
 	return sv;
 }
 
@@ -568,6 +569,7 @@ void supervisor_free(struct supervisor *sv)
 		plugin_put(sv->next_plugin);
 		service_config_clear(&sv->next);
 	}
+	mailbox_free(sv->mailbox);
 	free(sv);
 }
 
@@ -676,6 +678,8 @@ bool supervisor_update(struct supervisor *sv, struct service_config *sc)
 	}
 	sv->cfg.stop_timeout = sc->stop_timeout;
 	sv->cfg.ready_timeout = sc->ready_timeout;
+	sv->cfg.mailbox = sc->mailbox;
+	mailbox_set_limit(sv->mailbox, sc->mailbox);
 	if (sv->cfg.watchdog != sc->watchdog) {
 		sv->cfg.watchdog = sc->watchdog;
 		ev_timer_stop(sv->loop, watchdog(sv));

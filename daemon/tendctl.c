@@ -40,7 +40,8 @@ static void usage(FILE *to)
 	        "                       --dry-run: only say what would "
 	        "change\n"
 	        "  log-level LEVEL      debug, info, notice, warning or "
-	        "error\n");
+	        "error\n"
+	        "  send NAME TEXT       send TEXT to a service's message()\n");
 }
 
 /*
@@ -281,6 +282,18 @@ static void print_service(json_t *s)
 	if ((v = json_object_get(s, "output_dropped")) && json_integer_value(v))
 		printf("  output dropped  %lld lines\n",
 		       (long long)json_integer_value(v));
+	if ((v = json_object_get(s, "messages")))
+		printf("  messages   sent %lld, received %lld, refused %lld, "
+		       "dropped %lld, queued %lld\n",
+		       (long long)json_integer_value(json_object_get(v, "sent")),
+		       (long long)json_integer_value(
+		           json_object_get(v, "received")),
+		       (long long)json_integer_value(
+		           json_object_get(v, "refused")),
+		       (long long)json_integer_value(
+		           json_object_get(v, "dropped")),
+		       (long long)json_integer_value(
+		           json_object_get(v, "queued")));
 	json_array_foreach(json_object_get(s, "log"), i, line)
 	{
 		time_t t = (time_t)json_number_value(json_object_get(line, "time"));
@@ -299,11 +312,13 @@ static void print_service(json_t *s)
 static const struct command {
 	const char *name;
 	int min, max;
-	const char *arg; /* the request key the argument goes to */
+	const char *arg;  /* the request key the argument goes to */
+	const char *arg2; /* and the second's */
 } commands[] = {
-    {"status", 0, 1, "name"},  {"start", 1, 1, "name"},
-    {"stop", 1, 1, "name"},    {"restart", 1, 1, "name"},
-    {"reload", 0, 0, NULL},    {"log-level", 1, 1, "level"},
+    {"status", 0, 1, "name", NULL},  {"start", 1, 1, "name", NULL},
+    {"stop", 1, 1, "name", NULL},    {"restart", 1, 1, "name", NULL},
+    {"reload", 0, 0, NULL, NULL},    {"log-level", 1, 1, "level", NULL},
+    {"send", 2, 2, "name", "data"},
 };
 
 int main(int argc, char **argv)
@@ -320,7 +335,7 @@ int main(int argc, char **argv)
 	char *path = NULL;
 	const char *arg = NULL;
 	bool json = false, dry = false;
-	json_t *req, *reply, *services;
+	json_t *req, *reply, *services, *data = NULL;
 	int opt, fd, status, nargs;
 
 	while ((opt = getopt_long(argc, argv, "s:c:jh", longopts, NULL)) !=
@@ -363,16 +378,24 @@ int main(int argc, char **argv)
 	if (path == NULL)
 		path = strdup(TEND_RUNDIR "/tend.sock");
 
+	if (nargs > 1 && (data = json_string(argv[optind + 2])) == NULL) {
+		fprintf(stderr, "tendctl: the text is not valid UTF-8\n");
+		free(path);
+		return EXIT_USAGE;
+	}
 	fd = connect_to(path);
 	if (fd < 0) {
 		fprintf(stderr, "tendctl: cannot reach tendd at '%s': %s\n",
 		        path, strerror(errno));
+		json_decref(data);
 		free(path);
 		return EXIT_UNREACHABLE;
 	}
 	req = json_pack("{s:i, s:s}", "v", 1, "cmd", cmd->name);
 	if (arg)
 		json_object_set_new(req, cmd->arg, json_string(arg));
+	if (data)
+		json_object_set_new(req, cmd->arg2, data);
 	if (dry)
 		json_object_set_new(req, "dry_run", json_true());
 	reply = call(fd, req);
@@ -401,6 +424,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd->name, "status") == 0) {
 		print_last_reload(json_object_get(reply, "reload"));
 		print_table(services);
+	} else if (strcmp(cmd->name, "send") == 0) {
+		printf("%s: message sent\n", arg);
 	} else if (strcmp(cmd->name, "log-level") == 0) {
 		printf("log level %s (was %s)\n",
 		       json_string_value(json_object_get(reply, "level")),

@@ -177,6 +177,7 @@ struct service_config {
 	enum ready_mode ready;
 	double ready_timeout; /* notify: not ready by then is a failed start */
 	int instances;
+	int mailbox;   /* messages its mailbox holds */
 	char **depends;  /* services it starts after, stops before */
 	size_t ndepends;
 	int depends_line;
@@ -326,6 +327,7 @@ struct instance {
 	unsigned long output_dropped;     /* child output lines over the rate */
 	unsigned long output_dropped_logged;
 	void *exec;                       /* executor's private state */
+	unsigned long mail_run;           /* its run in the mailbox */
 };
 struct instance *instance_new(struct supervisor *, const struct executor_ops *,
                               struct plugin *, const struct service_config *,
@@ -424,6 +426,7 @@ struct supervisor {
 	bool reloading;     /* the plugin's reload() is yet to answer */
 	int reload_rc;      /* its answer */
 	unsigned long reload_seq; /* start_seq of the run that answered */
+	struct mailbox *mailbox;  /* messages to it (mailbox.c) */
 	bool waiting;       /* to start once what it depends on is ready */
 };
 typedef void sv_observer_fn(void *arg, struct supervisor *,
@@ -521,6 +524,40 @@ void notify_ready(void);
 void notify_reloading(void);
 void notify_stopping(void);
 void notify_shutdown(void);
+
+/* mailbox.c: messages between services, found by name from any thread */
+struct mail {
+	struct mail *next;
+	size_t len;
+	char from[NAME_MAX_LEN + 10]; /* a service, "@service" or "tendctl" */
+	unsigned char data[];         /* len bytes, then a NUL */
+};
+struct mail_counts {
+	unsigned long sent, received, refused, dropped;
+	unsigned queued; /* waiting, or on their way to the plugin */
+};
+#define MAILBOX_DEFAULT 1024 /* messages, the `mailbox` key's default */
+#define MAILBOX_MAX 1000000
+#define MAIL_BATCH 64 /* delivered per wake-up, then other events run */
+typedef void mailbox_wake_fn(void *arg);
+struct mailbox *mailbox_new(const char *name, int limit);
+void mailbox_free(struct mailbox *);
+void mailbox_set_limit(struct mailbox *, int limit);
+unsigned long mailbox_open(struct mailbox *, int limit, bool receives);
+void mailbox_close(struct mailbox *, unsigned long run);
+void mailbox_state(struct mailbox *, const char *state, bool up);
+void mailbox_bind(struct mailbox *, unsigned long run, mailbox_wake_fn *,
+                  void *arg);
+void mailbox_unbind(struct mailbox *, unsigned long run);
+struct mail *mailbox_take(struct mailbox *, unsigned long run);
+void mailbox_settle(struct mailbox *, unsigned long run, unsigned delivered,
+                    unsigned lost);
+bool mailbox_deliver(struct mailbox *, struct instance *, unsigned max);
+int mailbox_send(struct mailbox *from_box, const char *from, const char *to,
+                 const void *data, size_t len);
+int mailbox_watch(struct mailbox *watcher, unsigned long run,
+                  const char *name);
+void mailbox_counts(struct mailbox *, struct mail_counts *);
 
 /* utf8.c */
 char *utf8_sanitize(char *s);

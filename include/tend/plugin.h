@@ -57,8 +57,13 @@ struct tend_ctx; /* one per running instance of a service */
  * stop    start()-style executors: remove every watcher start() added.
  *         Called on the loop the plugin runs on.
  * reload  optional; settings changed, re-read them. Non-zero: restart me.
- * message optional; a message from another service, or a watched
- *         service's state change (from is then "@name").
+ * message optional; a message from another service (from is its name,
+ *         or "tendctl"), or a state change of a service this run watches
+ *         (from is "@name", data the new state's name). data[len] is
+ *         always a NUL byte, not counted in len, so text can be used as a
+ *         string. Called where start() plugins run (their loop); for
+ *         run() plugins from another thread while run() runs, never after
+ *         it returned, as reload() is.
  * fini    optional; free what init allocated. Called on the same thread
  *         as init, after run() returned or stop() was called, and also
  *         when init() itself failed, so all cleanup can live here.
@@ -184,14 +189,42 @@ static inline struct ev_loop *tend_loop(struct tend_ctx *c)
 	return c->host->loop(c);
 }
 
-/* Send bytes to service `to`; -1 with errno set when it cannot. */
+/* The largest message tend_send() takes, in bytes. */
+#define TEND_MSG_MAX 65280
+
+/*
+ * Send `len` bytes to service `to` (an instance is "name#N"): its
+ * message() gets them, after every message this instance sent it before.
+ * Returns 0 once the message is in `to`'s mailbox, or -1 with errno:
+ *   ENOENT     there is no service named `to`
+ *   ESRCH      it is not running: stopped, stopping, in backoff, exited
+ *              or failed. Nothing is kept for a later run.
+ *   EOPNOTSUPP it runs, but its plugin has no message()
+ *   EAGAIN     its mailbox is full (`mailbox` in its config): nothing was
+ *              queued; try again later
+ *   EMSGSIZE   len is over TEND_MSG_MAX
+ *   EINVAL     to is NULL, or data is NULL and len is not 0
+ * A message accepted but not yet handed to message() when `to`'s run
+ * ends is dropped, and counted (tendctl status). Safe from any thread,
+ * message() included.
+ */
 static inline int tend_send(struct tend_ctx *c, const char *to,
                             const void *data, size_t len)
 {
 	return c->host->send(c, to, data, len);
 }
 
-/* Receive `name`'s state changes through the message callback. */
+/*
+ * Receive `name`'s state changes through message(), with from = "@name"
+ * and data = the state it entered: "starting", "running", "ready",
+ * "stopping", "backoff", "exited", "failed" or "stopped" (len is the
+ * name's length; the NUL after it is not counted). Its current state
+ * comes first, at once. Lasts until this run ends; watching a service
+ * twice changes nothing. State changes count against the mailbox like
+ * messages: one that finds it full is dropped, counted and logged.
+ * Returns 0, or -1 with errno ENOENT (no such service) or EOPNOTSUPP (the
+ * plugin has no message()).
+ */
 static inline int tend_watch(struct tend_ctx *c, const char *name)
 {
 	return c->host->watch(c, name);

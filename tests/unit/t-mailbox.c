@@ -1,0 +1,343 @@
+/*
+ * Tests of daemon/mailbox.c alone: the registry by name, the bounded
+ * FIFO and its errors, runs opening and closing, delivery and wake-ups,
+ * watchers, and senders on many threads against a reader while the
+ * registry changes.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tap.h"
+#include "tendd.h"
+
+static int send_text(struct mailbox *from_box, const char *from,
+                     const char *to, const char *text)
+{
+	return mailbox_send(from_box, from, to, text, strlen(text));
+}
+
+/* Take one message of `run` and settle it as delivered; NULL if none. */
+static char *take_text(struct mailbox *mb, unsigned long run, char *from,
+                       size_t fromlen)
+{
+	struct mail *m = mailbox_take(mb, run);
+	char *text;
+
+	if (m == NULL)
+		return NULL;
+	text = strdup((char *)m->data);
+	if (from)
+		snprintf(from, fromlen, "%s", m->from);
+	mailbox_settle(mb, run, 1, 0);
+	free(m);
+	return text;
+}
+
+static void test_errors(void)
+{
+	struct mailbox *a = mailbox_new("a", 3), *b = mailbox_new("b", 10);
+	struct mail_counts c;
+	unsigned long run;
+	char big[TEND_MSG_MAX + 1];
+
+	is_int(send_text(b, "b", "nosuch", "x"), ENOENT, "unknown name: ENOENT");
+	is_int(send_text(b, "b", "a", "x"), ESRCH, "never started: ESRCH");
+	run = mailbox_open(a, 3, false);
+	ok(run > 0, "a run has a number");
+	is_int(send_text(b, "b", "a", "x"), EOPNOTSUPP,
+	       "a plugin without message(): EOPNOTSUPP");
+	run = mailbox_open(a, 3, true);
+	for (int i = 1; i <= 3; i++) {
+		char t[16];
+		snprintf(t, sizeof(t), "%d", i);
+		is_int(send_text(b, "b", "a", t), 0, "send %d of 3 fits", i);
+	}
+	is_int(send_text(b, "b", "a", "4"), EAGAIN, "the 4th: EAGAIN");
+	is_int(mailbox_send(b, "b", NULL, "x", 1), EINVAL, "no name: EINVAL");
+	is_int(mailbox_send(b, "b", "a", NULL, 1), EINVAL, "no data: EINVAL");
+	memset(big, 'x', sizeof(big));
+	is_int(mailbox_send(b, "b", "a", big, sizeof(big)), EMSGSIZE,
+	       "one byte over TEND_MSG_MAX: EMSGSIZE");
+	mailbox_counts(a, &c);
+	is_int(c.refused, 3, "ESRCH, EOPNOTSUPP and EAGAIN are refusals");
+	is_int(c.queued, 3, "3 queued");
+	mailbox_counts(b, &c);
+	is_int(c.sent, 3, "the sender counts what it sent");
+
+	/* taken but not settled still counts against the limit */
+	struct mail *m = mailbox_take(a, run);
+	ok(m && strcmp((char *)m->data, "1") == 0 && m->len == 1 &&
+	       strcmp(m->from, "b") == 0,
+	   "the first in is the first out, with its sender");
+	is_int(send_text(b, "b", "a", "4"), EAGAIN, "held: still full");
+	mailbox_settle(a, run, 1, 0);
+	free(m);
+	is_int(send_text(b, "b", "a", "4"), 0, "settled: room again");
+	mailbox_set_limit(a, 1);
+	is_int(send_text(b, "b", "a", "5"), EAGAIN, "a lower limit applies");
+	mailbox_set_limit(a, 100);
+	ok(mailbox_send(b, "b", "a", big, TEND_MSG_MAX) == 0,
+	   "TEND_MSG_MAX bytes fit");
+
+	mailbox_close(a, run);
+	mailbox_counts(a, &c);
+	is_int(c.dropped, 4, "closing drops what was not taken");
+	is_int(c.received, 1, "and received counts what was delivered");
+	is_int(c.queued, 0, "nothing queued");
+	is_int(send_text(b, "b", "a", "x"), ESRCH, "closed: ESRCH");
+	mailbox_free(a);
+	mailbox_free(b);
+	is_int(send_text(NULL, "t", "a", "x"), ENOENT, "freed: ENOENT");
+}
+
+static void test_runs(void)
+{
+	struct mailbox *a = mailbox_new("runs", 10);
+	unsigned long r1 = mailbox_open(a, 10, true), r2;
+	struct mail_counts c;
+	char *t;
+
+	send_text(NULL, "tendctl", "runs", "old");
+	r2 = mailbox_open(a, 10, true);
+	ok(r2 != r1, "a new run, a new number");
+	mailbox_counts(a, &c);
+	is_int(c.dropped, 1, "a new run drops the last one's mail");
+	send_text(NULL, "tendctl", "runs", "new");
+	ok(mailbox_take(a, r1) == NULL, "an old run takes nothing");
+	mailbox_settle(a, r1, 0, 5);
+	t = take_text(a, r2, NULL, 0);
+	is_str(t, "new", "the current run takes its own");
+	free(t);
+	mailbox_counts(a, &c);
+	is_int(c.dropped, 6, "an old run's lost ones are counted");
+	mailbox_close(a, r1);
+	is_int(send_text(NULL, "x", "runs", "y"), 0,
+	       "closing an old run leaves the current one open");
+	mailbox_state(a, "stopping", false);
+	is_int(send_text(NULL, "x", "runs", "y"), ESRCH,
+	       "a state that is not up closes it");
+	mailbox_free(a);
+}
+
+static int wakes;
+static void count_wake(void *arg) { (*(int *)arg)++; }
+
+static void on_msg(struct tend_ctx *ctx, const char *from, const void *data,
+                   size_t len)
+{
+	(void)ctx, (void)from, (void)data, (void)len;
+	wakes += 100;
+}
+
+static void test_delivery(void)
+{
+	struct mailbox *a = mailbox_new("d", 10);
+	unsigned long run = mailbox_open(a, 10, true);
+	struct tend_plugin api = {.message = on_msg};
+	struct instance in = {.api = &api, .mail_run = run};
+	int n = 0;
+	struct mail_counts c;
+
+	send_text(NULL, "x", "d", "1");
+	mailbox_bind(a, run, count_wake, &n);
+	is_int(n, 1, "binding with mail waiting wakes at once");
+	send_text(NULL, "x", "d", "2");
+	is_int(n, 2, "each message wakes");
+	mailbox_bind(a, run + 1, count_wake, &n);
+	send_text(NULL, "x", "d", "3");
+	is_int(n, 3, "binding another run changes nothing");
+	wakes = 0;
+	ok(mailbox_deliver(a, &in, 2), "2 of 3 delivered: more may wait");
+	is_int(wakes, 200, "message() called twice");
+	ok(!mailbox_deliver(a, &in, 10), "the last, then none");
+	is_int(wakes, 300, "message() called 3 times");
+	mailbox_counts(a, &c);
+	is_int(c.received, 3, "3 received");
+	mailbox_unbind(a, run);
+	send_text(NULL, "x", "d", "4");
+	is_int(n, 3, "unbound: no wake-up");
+	mailbox_free(a);
+}
+
+static void test_watch(void)
+{
+	struct mailbox *x = mailbox_new("x", 10), *w = mailbox_new("w", 2);
+	struct mailbox *mute = mailbox_new("mute", 2);
+	unsigned long wr = mailbox_open(w, 2, true);
+	char from[80], *t;
+	struct mail_counts c;
+
+	mailbox_open(mute, 2, false);
+	is_int(mailbox_watch(w, wr, "nosuch"), ENOENT, "watch nosuch: ENOENT");
+	is_int(mailbox_watch(mute, 0, "x"), EOPNOTSUPP,
+	       "no message(): EOPNOTSUPP");
+	is_int(mailbox_watch(w, wr, "x"), 0, "watch x");
+	t = take_text(w, wr, from, sizeof(from));
+	ok(t && strcmp(t, "stopped") == 0 && strcmp(from, "@x") == 0,
+	   "its current state comes at once, from @x");
+	free(t);
+	is_int(mailbox_watch(w, wr, "x"), 0, "watch x again");
+	ok(mailbox_take(w, wr) == NULL, "changes nothing");
+	mailbox_state(x, "starting", true);
+	mailbox_state(x, "ready", true);
+	t = take_text(w, wr, NULL, 0);
+	is_str(t, "starting", "then each change, in order");
+	free(t);
+	t = take_text(w, wr, NULL, 0);
+	is_str(t, "ready", "ready");
+	free(t);
+	mailbox_state(x, "stopping", false);
+	mailbox_state(x, "stopped", false);
+	mailbox_state(x, "starting", true);
+	mailbox_counts(w, &c);
+	is_int(c.queued, 2, "a full mailbox keeps its 2");
+	is_int(c.dropped, 1, "and the third change is dropped, counted");
+	wr = mailbox_open(w, 2, true);
+	mailbox_state(x, "ready", true);
+	ok(mailbox_take(w, wr) == NULL, "a new run of w watches nothing");
+	is_int(mailbox_watch(w, wr, "w"), 0, "a service may watch itself");
+	t = take_text(w, wr, from, sizeof(from));
+	ok(t && strcmp(t, "stopped") == 0 && strcmp(from, "@w") == 0,
+	   "and is told its state");
+	free(t);
+	mailbox_free(x);
+	mailbox_free(w);
+	mailbox_free(mute);
+}
+
+static void test_registry(void)
+{
+	enum { N = 3000 };
+	static struct mailbox *boxes[N];
+	char name[32];
+	struct mailbox *old = mailbox_new("dup", 5), *fresh;
+	unsigned long r;
+	bool all = true;
+	char *t;
+
+	mailbox_open(old, 5, true);
+	fresh = mailbox_new("dup", 5);
+	r = mailbox_open(fresh, 5, true);
+	send_text(NULL, "t", "dup", "x");
+	t = take_text(fresh, r, NULL, 0);
+	is_str(t, "x", "the newest of a name wins");
+	free(t);
+	mailbox_free(old);
+	is_int(send_text(NULL, "t", "dup", "y"), 0,
+	       "freeing the hidden one leaves the newest found");
+	mailbox_free(fresh);
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		boxes[i] = mailbox_new(name, 1);
+		mailbox_open(boxes[i], 1, true);
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		all = all && send_text(NULL, "t", name, "x") == 0;
+	}
+	ok(all, "%d mailboxes, each found by name", N);
+	for (int i = 0; i < N; i += 2)
+		mailbox_free(boxes[i]);
+	all = true;
+	for (int i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "svc-%d", i);
+		all = all && send_text(NULL, "t", name, "x") ==
+		                 (i % 2 ? EAGAIN : ENOENT);
+	}
+	ok(all, "half freed: the others still there, and full");
+	for (int i = 1; i < N; i += 2)
+		mailbox_free(boxes[i]);
+}
+
+/* Senders on threads, a reader taking, the main thread changing names. */
+enum { SENDERS = 4, PER_SENDER = 20000 };
+static struct mailbox *sink;
+static unsigned long sink_run;
+static _Atomic int senders_done;
+
+static void *sender(void *arg)
+{
+	char from[16], text[32];
+	int id = (int)(long)arg;
+
+	snprintf(from, sizeof(from), "s%d", id);
+	for (int i = 1; i <= PER_SENDER;) {
+		snprintf(text, sizeof(text), "%d", i);
+		if (send_text(NULL, from, "sink", text) == 0)
+			i++;
+		else
+			sched_yield(); /* EAGAIN: the reader catches up */
+	}
+	senders_done++;
+	return NULL;
+}
+
+static void *reader(void *arg)
+{
+	int last[SENDERS] = {0}, *bad = arg;
+	int got = 0;
+
+	while (got < SENDERS * PER_SENDER) {
+		struct mail *m = mailbox_take(sink, sink_run);
+		int id, n;
+		if (m == NULL) {
+			sched_yield();
+			continue;
+		}
+		id = m->from[1] - '0';
+		n = atoi((char *)m->data);
+		if (id < 0 || id >= SENDERS || n != last[id] + 1)
+			(*bad)++;
+		else
+			last[id] = n;
+		mailbox_settle(sink, sink_run, 1, 0);
+		free(m);
+		got++;
+	}
+	return NULL;
+}
+
+static void test_threads(void)
+{
+	pthread_t s[SENDERS], r;
+	struct mail_counts c;
+	int bad = 0, churn = 0;
+
+	sink = mailbox_new("sink", 64);
+	sink_run = mailbox_open(sink, 64, true);
+	pthread_create(&r, NULL, reader, &bad);
+	for (long i = 0; i < SENDERS; i++)
+		pthread_create(&s[i], NULL, sender, (void *)i);
+	while (senders_done < SENDERS) {
+		/* the registry changes under the senders' feet */
+		char name[32];
+		snprintf(name, sizeof(name), "churn-%d", churn++ % 50);
+		mailbox_free(mailbox_new(name, 1));
+	}
+	for (int i = 0; i < SENDERS; i++)
+		pthread_join(s[i], NULL);
+	pthread_join(r, NULL);
+	is_int(bad, 0, "%d senders x %d messages: each sender's in order",
+	       SENDERS, PER_SENDER);
+	mailbox_counts(sink, &c);
+	is_int(c.received, SENDERS * PER_SENDER, "every one received");
+	ok(c.refused > 0, "and the limit of 64 pushed back (%lu EAGAIN)",
+	   c.refused);
+	mailbox_free(sink);
+}
+
+int main(void)
+{
+	log_init(TEND_LOG_ERROR);
+	test_errors();
+	test_runs();
+	test_delivery();
+	test_watch();
+	test_registry();
+	test_threads();
+	return done_testing();
+}
