@@ -1247,24 +1247,40 @@ static void check_links(struct loader *ld)
 	}
 }
 
+static const struct service_config *sort_base;
+
+/* By name, then by where it is defined: the first of equals comes first. */
+static int by_name_then_order(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int c = strcmp(sort_base[x].name, sort_base[y].name);
+
+	return c ? c : (x > y) - (x < y);
+}
+
+/* Sorted, so that ten thousand services cost no more than a few ms. */
 static void check_duplicates(struct loader *ld)
 {
 	struct tend_config *cfg = ld->cfg;
+	size_t *idx = xcalloc(cfg->nservices + 1, sizeof(*idx));
 
-	/* quadratic, but once per load and on names only */
 	for (size_t i = 0; i < cfg->nservices; i++)
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(cfg->services[i].name,
-			           cfg->services[j].name) == 0) {
-				errors_add(ld->errs, cfg->services[i].file,
-				           cfg->services[i].line,
-				           "name: duplicate service '%s', "
-				           "first defined at %s:%d",
-				           cfg->services[i].name,
-				           cfg->services[j].file,
-				           cfg->services[j].line);
-				break;
-			}
+		idx[i] = i;
+	sort_base = cfg->services;
+	qsort(idx, cfg->nservices, sizeof(*idx), by_name_then_order);
+	for (size_t k = 1, run = 0; k < cfg->nservices; k++) {
+		const struct service_config *first = &cfg->services[idx[run]];
+		const struct service_config *dup = &cfg->services[idx[k]];
+		if (strcmp(first->name, dup->name) != 0) {
+			run = k;
+			continue;
+		}
+		errors_add(ld->errs, dup->file, dup->line,
+		           "name: duplicate service '%s', first defined at "
+		           "%s:%d",
+		           dup->name, first->file, first->line);
+	}
+	free(idx);
 }
 
 static char *absolute(const char *path)
