@@ -3,12 +3,32 @@
  * (and, later, child processes) never see libconfig, and so that two
  * configs can be compared on reload.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tendd.h"
 
+/* "3" as 3; anything but a few digits as SIZE_MAX, which no list reaches */
+static size_t list_index(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || len > 9)
+		return SIZE_MAX;
+	for (size_t k = 0; k < len; k++) {
+		if (s[k] < '0' || s[k] > '9')
+			return SIZE_MAX;
+		i = i * 10 + (size_t)(s[k] - '0');
+	}
+	return i;
+}
+
+/*
+ * The setting at `path`, or NULL: "a.b" is b in group a, and "a.0" the
+ * first element of list a.
+ */
 const struct setting *setting_lookup(const struct setting *root,
                                      const char *path)
 {
@@ -19,9 +39,14 @@ const struct setting *setting_lookup(const struct setting *root,
 		size_t len = dot ? (size_t)(dot - path) : strlen(path);
 		const struct setting *found = NULL;
 
-		if (at->type != SETTING_GROUP)
+		if (at->type == SETTING_LIST) {
+			size_t i = list_index(path, len);
+			found = i < at->nkids ? &at->kids[i] : NULL;
+		} else if (at->type != SETTING_GROUP) {
 			return NULL;
-		for (size_t i = 0; i < at->nkids; i++) {
+		}
+		for (size_t i = 0; at->type == SETTING_GROUP && i < at->nkids;
+		     i++) {
 			const char *name = at->kids[i].name;
 			if (strncmp(name, path, len) == 0 && name[len] == '\0') {
 				found = &at->kids[i];

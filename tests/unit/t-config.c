@@ -661,6 +661,52 @@ static void test_diff(void)
 #undef SVC
 }
 
+/* A list's elements are reached as "key.N", from 0, as plugins read them. */
+static void test_setting_lists(void)
+{
+	static const char text[] =
+	    "tend = { plugin_path = \".\"; };\n"
+	    "services = ( { name = \"a\"; plugin = \"p.so\";\n"
+	    "  executor = \"async\"; settings = { l = [ \"x\", \"y\" ];\n"
+	    "  m = ( 1, { k = \"deep\"; } ); e = [ ]; }; } );\n";
+	struct errors errs = {0};
+	struct tend_config *cfg = load(text, &errs);
+	const struct setting *root, *s;
+	const char *str = NULL;
+	long long n = 0;
+
+	if (!ok(cfg != NULL && cfg->nservices == 1, "lists: the config loads")) {
+		dump_errors(&errs);
+		config_free(cfg);
+		errors_clear(&errs);
+		return;
+	}
+	root = &cfg->services[0].settings->root;
+	ok(setting_get_string(root, "l.0", &str, &s) == 0 &&
+	       strcmp(str, "x") == 0,
+	   "l.0 is the first element");
+	ok(setting_get_string(root, "l.1", &str, &s) == 0 &&
+	       strcmp(str, "y") == 0,
+	   "l.1 the second");
+	is_int(setting_get_string(root, "l.2", &str, &s), 1, "l.2 is absent");
+	is_int(setting_get_string(root, "e.0", &str, &s), 1,
+	       "an empty list has no element 0");
+	ok(setting_lookup(root, "l.x") == NULL &&
+	       setting_lookup(root, "l.-1") == NULL &&
+	       setting_lookup(root, "l.+1") == NULL &&
+	       setting_lookup(root, "l.99999999999") == NULL,
+	   "only an index in range reaches into a list");
+	ok(setting_get_int(root, "m.0", &n, &s) == 0 && n == 1, "m.0 = 1");
+	ok(setting_get_string(root, "m.1.k", &str, &s) == 0 &&
+	       strcmp(str, "deep") == 0,
+	   "m.1.k reaches into a group in a list");
+	is_int(setting_get_string(root, "m.0", &str, &s), -1,
+	       "an element of another type is a mismatch");
+	is_int(s ? s->line : -1, 4, "which knows its line");
+	config_free(cfg);
+	errors_clear(&errs);
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -687,6 +733,7 @@ int main(void)
 	test_missing_file();
 	test_regressions();
 	test_diff();
+	test_setting_lists();
 
 	remove_file("tend.conf");
 	remove_file("p.so");
