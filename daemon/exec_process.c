@@ -612,10 +612,15 @@ static char **child_env(const struct instance *in, const struct service_config *
 	size_t n = 0, max = sc->proc.nenv + 4;
 	char **env = calloc(max + 1, sizeof(char *));
 
+	bool own_path = false;
+
 	if (env == NULL)
 		fatalx("out of memory");
-	env[n++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-	                  "/usr/bin:/sbin:/bin");
+	for (size_t i = 0; i < sc->proc.nenv; i++)
+		own_path |= strncmp(sc->proc.env[i], "PATH=", 5) == 0;
+	if (!own_path) /* the default, unless `env` sets one */
+		env[n++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:"
+		                  "/usr/sbin:/usr/bin:/sbin:/bin");
 	if (asprintf(&env[n++], "TEND_SERVICE=%s", in->name) < 0)
 		fatalx("out of memory");
 	env[n++] = strdup(state((struct instance *)in)->mark);
