@@ -49,7 +49,7 @@ DAEMON = main host supervisor backoff exit events services reload notify \
 RUNNER = runner proto settings clock utf8
 RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
-PLUGINS = ticker worker relay counter
+PLUGINS = ticker worker relay counter exec
 TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc msgtest
 UNIT_TESTS = t-backoff t-config t-supervisor t-mailbox
 
