@@ -692,6 +692,17 @@ static json_t *config_message(const struct instance *in,
 	return msg;
 }
 
+/* The child reads frames of at most PROTO_MSG_MAX bytes: a longer one
+ * would reach it cut short, or not at all (EMSGSIZE). */
+static size_t frame_len(json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+	size_t len = text ? strlen(text) : 0;
+
+	free(text);
+	return len;
+}
+
 static void watch_pipe(struct instance *in, struct out_pipe *p, int fd,
                        bool is_err)
 {
@@ -716,17 +727,27 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	char *argv[4];
 	char **env;
 	int rc;
+	json_t *cfg_msg;
+	size_t cfg_len;
 
 	if (st == NULL)
 		fatalx("out of memory");
 	in->exec = st;
 	st->out.fd = st->err.fd = st->chan = -1;
+	cfg_msg = config_message(in, sc);
+	if ((cfg_len = frame_len(cfg_msg)) > PROTO_MSG_MAX) {
+		json_decref(cfg_msg);
+		snprintf(err, errlen, "settings too large for a child: %zu "
+		         "bytes as JSON, at most %d", cfg_len, PROTO_MSG_MAX);
+		return -1;
+	}
 	snprintf(st->mark, sizeof(st->mark), "TEND_INSTANCE=%d.%lu",
 	         (int)getpid(), ++spawn_counter);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
 	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "cannot make the child's channels: %s",
 		         strerror(errno));
+		json_decref(cfg_msg);
 		goto fail;
 	}
 	chan[1] = high_fd(chan[1]);
@@ -766,6 +787,7 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot run '%s': %s", runner_path,
 		         strerror(rc));
 		in->pid = 0;
+		json_decref(cfg_msg);
 		goto fail;
 	}
 	/* libev reaps every child: watch it before the loop runs again */
@@ -789,7 +811,7 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	st->kill_timer.data = in;
 	ev_init(&st->drop_timer, on_drop_timer);
 	st->drop_timer.data = in;
-	chan_send(in, config_message(in, sc));
+	chan_send(in, cfg_msg);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -817,9 +839,22 @@ static void process_reconfigure(struct instance *in)
 {
 	struct proc_state *st = state(in);
 
-	if (st->chan >= 0)
-		chan_send(in, json_pack("{s:s, s:o}", "t", "reload", "settings",
-		                        settings_to_json(in->settings)));
+	json_t *msg;
+	size_t len;
+
+	if (st->chan < 0)
+		return;
+	msg = json_pack("{s:s, s:o}", "t", "reload", "settings",
+	                settings_to_json(in->settings));
+	if ((len = frame_len(msg)) > PROTO_MSG_MAX) {
+		struct exit_info info = {.code = -1}; /* restart: start says why */
+		log_at(TEND_LOG_ERROR, in->name, "settings too large for a "
+		       "child: %zu bytes as JSON, at most %d", len, PROTO_MSG_MAX);
+		json_decref(msg);
+		events_post(in, IE_RELOADED, &info);
+		return;
+	}
+	chan_send(in, msg);
 }
 
 /* Past stop_timeout: SIGTERM, and SIGKILL one stop_timeout later. */

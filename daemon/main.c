@@ -3,8 +3,10 @@
  *
  * Start-up: read and check the whole config (loading every plugin) before
  * anything runs, open the control socket, then start the services and say
- * "ready". SIGHUP reloads the config (reload.c). SIGTERM or SIGINT stops the services in reverse start order and
- * exits; the exit status is 0 unless a service would not stop.
+ * "ready". SIGHUP reloads the config (reload.c). SIGTERM or SIGINT stops
+ * the services (dependents first, latest started first) and exits; the
+ * status is 0 unless a service would not stop (1) or a group or service
+ * with escalate gave up (75).
  */
 #include <ev.h>
 #include <getopt.h>

@@ -188,6 +188,7 @@ static enum reload_outcome classify(const struct supervisor *sv,
 	         d & SC_DIFF_SETTINGS ? "settings" : "",
 	         d == (SC_DIFF_SETTINGS | SC_DIFF_SUPERVISOR) ? " and " : "",
 	         d & SC_DIFF_SUPERVISOR ? "restart strategy or timeouts" : "");
+	/* (SC_DIFF_SUPERVISOR also covers depends, escalate and mailbox) */
 	return RO_RECONFIGURED;
 }
 
@@ -315,11 +316,13 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 			continue;
 		states[r->nitems - 1] = (struct item_state){
 		    .sv = old[i], .wait = W_DOWN};
+		old[i]->removing = true;
 		list[nnew++] = old[i];
 	}
 	if (apply) {
 		/* the new order: the config's, then those still stopping */
 		services_adopt(list, nnew);
+		services_start_waiting(); /* depends may have changed */
 		for (size_t i = 0; i < r->nitems; i++) {
 			struct supervisor *sv = states[i].sv;
 			if (states[i].fresh)
@@ -390,7 +393,8 @@ static void finish(struct reload_report *r, struct waiter *w)
 	}
 	report_free(last);
 	last = r;
-	notify_ready(); /* also after a rejected one: the old config runs */
+	if (!services_shutting_down())
+		notify_ready(); /* also after a rejected one: the old config runs */
 }
 
 /* Read and check the config, load its plugins: NULL if rejected. */
@@ -519,6 +523,12 @@ static bool settled(void)
 		case W_NONE:
 			continue;
 		case W_RUN:
+			if (sv->state == SV_STOPPED) {
+				set_reason(it, sv->waiting ? "waiting for what it "
+				                             "depends on"
+				                           : "stopped since");
+				break;
+			}
 			if (sv->start_seq == st->seq && !stopping) {
 				all = false; /* the old run is still stopping */
 				continue;
@@ -531,10 +541,6 @@ static bool settled(void)
 				exit_describe(&sv->last, how, sizeof(how));
 				it->outcome = RO_FAILED;
 				set_reason(it, "%s", how);
-				break;
-			}
-			if (sv->state == SV_STOPPED) {
-				set_reason(it, "stopped since");
 				break;
 			}
 			if (stopping) {

@@ -10,6 +10,7 @@
  * group restarts within its period and the group gives up (all members
  * stop), which with `escalate` makes tendd exit for systemd to act.
  */
+#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,14 @@ struct group {
 static struct group *groups;
 static size_t ngroups;
 static void (*escalate)(const char *why);
+/* a group acts on its members from the loop, never from inside the
+ * supervisor whose failure it hears of: that one, or the member it
+ * restarts, may be half-way through an action */
+static struct ev_loop *group_loop;
+static ev_timer group_timer;
 
 static void on_change(void *arg, struct supervisor *, enum sv_state from);
+static void on_group_timer(struct ev_loop *, ev_timer *, int);
 
 bool services_shutting_down(void) { return shutting_down; }
 
@@ -50,7 +57,7 @@ struct supervisor *services_at(size_t i) { return all[i]; }
 struct supervisor *services_find(const char *name)
 {
 	for (size_t i = 0; i < count; i++)
-		if (strcmp(all[i]->cfg.name, name) == 0)
+		if (!all[i]->removing && strcmp(all[i]->cfg.name, name) == 0)
 			return all[i];
 	return NULL;
 }
@@ -68,6 +75,8 @@ void services_create(struct ev_loop *loop, struct tend_config *cfg,
 		supervisor_observe(on_change, NULL);
 		observing = true;
 	}
+	group_loop = loop;
+	ev_timer_init(&group_timer, on_group_timer, 0., 0.);
 	services_set_groups(cfg);
 	all = calloc(cfg->nservices ? cfg->nservices : 1, sizeof(*all));
 	if (all == NULL)
@@ -102,6 +111,7 @@ void services_remove(struct supervisor *sv)
 	recent_forget(sv->cfg.name);
 	if (sv->abandoned == 0) {
 		supervisor_free(sv);
+		services_start_waiting(); /* it may have been waited for */
 		return;
 	}
 	/* its abandoned thread reports to it when it ends: keep it */
@@ -113,15 +123,31 @@ void services_remove(struct supervisor *sv)
 }
 
 /* Is every service `sv` depends on ready? Names the first that is not. */
-static bool deps_ready(const struct supervisor *sv, const char **missing)
+static bool dep_ready(struct supervisor *sv, size_t i, const char **missing)
 {
-	for (size_t i = 0; i < sv->cfg.ndepends; i++) {
-		struct supervisor *d = services_find(sv->cfg.depends[i]);
-		if (d && d->state != SV_READY) {
-			*missing = d->cfg.name;
-			return false;
-		}
+	struct supervisor *d = services_find(sv->cfg.depends[i]);
+
+	if (d && d->state != SV_READY) {
+		sv->deps_next = i;
+		*missing = d->cfg.name;
+		return false;
 	}
+	return true;
+}
+
+/* From where the last look stopped, then the rest once: each look costs
+ * about one lookup, not one per dependency (instances make many). */
+static bool deps_ready(struct supervisor *sv, const char **missing)
+{
+	size_t n = sv->cfg.ndepends, from = sv->deps_next;
+
+	for (size_t i = from; i < n; i++)
+		if (!dep_ready(sv, i, missing))
+			return false;
+	for (size_t i = 0; i < from && i < n; i++)
+		if (!dep_ready(sv, i, missing))
+			return false;
+	sv->deps_next = 0;
 	return true;
 }
 
@@ -147,7 +173,7 @@ void services_start_all(void)
 }
 
 /* Something got ready: start what waited for it, if it can start now. */
-static void start_waiting(void)
+void services_start_waiting(void)
 {
 	const char *missing;
 
@@ -225,7 +251,7 @@ static void on_change(void *arg, struct supervisor *sv, enum sv_state from)
 		stop_next();
 	}
 	if (!shutting_down && sv->state == SV_READY && from != SV_READY)
-		start_waiting();
+		services_start_waiting();
 }
 
 static struct group *group_of(const struct supervisor *sv, size_t *at)
@@ -246,6 +272,30 @@ const char *services_group_of(const struct supervisor *sv)
 	return g ? g->cfg.name : NULL;
 }
 
+static void on_group_timer(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l, (void)w, (void)revents;
+	for (size_t i = 0; i < count; i++) {
+		struct supervisor *o = all[i];
+		bool stop = o->group_stop, restart = o->group_restart;
+		o->group_stop = o->group_restart = false;
+		if (stop)
+			supervisor_stop(o);
+		else if (restart && !shutting_down && !sv_state_is_down(o->state))
+			supervisor_restart(o);
+	}
+}
+
+static void group_order(struct supervisor *o, bool stop)
+{
+	if (stop)
+		o->group_stop = true;
+	else
+		o->group_restart = true;
+	if (!ev_is_active(&group_timer))
+		ev_timer_start(group_loop, &group_timer);
+}
+
 static void give_up(struct group *g, const struct supervisor *failed,
                     const char *why)
 {
@@ -255,7 +305,7 @@ static void give_up(struct group *g, const struct supervisor *failed,
 	for (size_t m = 0; m < g->cfg.nmembers; m++) {
 		struct supervisor *o = services_find(g->cfg.members[m]);
 		if (o && o != failed)
-			supervisor_stop(o);
+			group_order(o, true);
 	}
 	if (g->cfg.escalate && escalate)
 		escalate(g->cfg.name);
@@ -305,7 +355,7 @@ static bool on_failure(struct supervisor *sv, bool gave_up)
 	     m < g->cfg.nmembers; m++) {
 		struct supervisor *o = services_find(g->cfg.members[m]);
 		if (o && o != sv && !sv_state_is_down(o->state))
-			supervisor_restart(o);
+			group_order(o, false);
 	}
 	return false;
 }
@@ -358,8 +408,10 @@ void services_shutdown(void (*done)(void))
 	memcpy(order, all, count * sizeof(*order));
 	order_len = count;
 	qsort(order, order_len, sizeof(*order), later_first);
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count; i++) {
 		all[i]->stop_wanted = true;
+		all[i]->restart_wanted = false;
+	}
 	shutting_down = true;
 	shutdown_done = done;
 	stop_next();
@@ -379,6 +431,8 @@ bool services_any_stuck(void)
 
 void services_free(void)
 {
+	if (group_loop)
+		ev_timer_stop(group_loop, &group_timer);
 	for (size_t i = 0; i < count; i++)
 		supervisor_free(all[i]);
 	for (size_t i = 0; i < nlimbo; i++)

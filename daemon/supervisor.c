@@ -583,6 +583,7 @@ int supervisor_stop(struct supervisor *sv)
 {
 	sv->stop_wanted = true;
 	sv->restart_wanted = false;
+	sv->waiting = false;
 	dispatch(sv, SE_STOP, NULL);
 	return 0;
 }

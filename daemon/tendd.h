@@ -428,6 +428,9 @@ struct supervisor {
 	unsigned long reload_seq; /* start_seq of the run that answered */
 	struct mailbox *mailbox;  /* messages to it (mailbox.c) */
 	bool waiting;       /* to start once what it depends on is ready */
+	bool removing;      /* a reload removed it: stopping, then freed */
+	bool group_restart, group_stop; /* its group's order, done from the loop */
+	size_t deps_next;   /* the first dependency not ready at the last look */
 };
 typedef void sv_observer_fn(void *arg, struct supervisor *,
                             enum sv_state from);
@@ -454,6 +457,7 @@ void services_create(struct ev_loop *, struct tend_config *,
                      struct plugin **plugins);
 void services_start_all(void);
 void services_start(struct supervisor *);
+void services_start_waiting(void);
 void services_set_groups(struct tend_config *);
 size_t services_groups(void);
 void services_group_info(size_t i, const char **name, const char **strategy,
