@@ -345,17 +345,26 @@ static void a_ready(struct supervisor *sv, const struct exit_info *e)
 	set_state(sv, SV_READY);
 }
 
+/* Stop a run that went wrong while up, saying why (`what`) in the log. */
+static void stop_because(struct supervisor *sv, enum exit_kind kind,
+                         const char *prefix, const char *what)
+{
+	struct exit_info why = {.kind = kind};
+
+	snprintf(why.reason, sizeof(why.reason), "%s", what);
+	log_at(TEND_LOG_WARNING, sv->cfg.name, "%s%s", prefix, what);
+	begin_stop(sv, &why);
+}
+
 /* ready = "notify", and no word within ready_timeout: a failed start */
 static void a_not_ready(struct supervisor *sv, const struct exit_info *e)
 {
-	struct exit_info late = {.kind = EXIT_START_FAILED};
+	char what[64];
 
 	(void)e;
-	snprintf(late.reason, sizeof(late.reason), "not ready within %gs",
+	snprintf(what, sizeof(what), "not ready within %gs",
 	         sv->cfg.ready_timeout);
-	log_at(TEND_LOG_WARNING, sv->cfg.name, "not ready within %gs",
-	       sv->cfg.ready_timeout);
-	begin_stop(sv, &late);
+	stop_because(sv, EXIT_START_FAILED, "", what);
 }
 
 /* reload() answered: non-zero asks for a restart on the new settings. */
@@ -422,14 +431,11 @@ static void a_stop_deadline(struct supervisor *sv, const struct exit_info *e)
 
 static void a_hung(struct supervisor *sv, const struct exit_info *e)
 {
-	struct exit_info hung = {.kind = EXIT_HUNG};
+	char what[64];
 
 	(void)e;
-	snprintf(hung.reason, sizeof(hung.reason), "no heartbeat for %gs",
-	         sv->cfg.watchdog);
-	log_at(TEND_LOG_WARNING, sv->cfg.name, "hung: no heartbeat for %gs",
-	          sv->cfg.watchdog);
-	begin_stop(sv, &hung);
+	snprintf(what, sizeof(what), "no heartbeat for %gs", sv->cfg.watchdog);
+	stop_because(sv, EXIT_HUNG, "hung: ", what);
 }
 
 /* tendctl start while stopping: start again once it is down */

@@ -122,6 +122,18 @@ check_clean_log() {
 
 tctl() { "$TENDCTL" -s "$SOCK" "$@"; }
 
+# test_user: make sure the unprivileged user tendtest exists (root only);
+# sets TEST_UID and TEST_GID, and lets that user into $T. Fails otherwise.
+test_user() {
+	[ "$(id -u)" = 0 ] || return 1
+	id tendtest >/dev/null 2>&1 ||
+		useradd --system --no-create-home --shell /usr/sbin/nologin \
+			tendtest 2>/dev/null || return 1
+	TEST_UID=$(id -u tendtest)
+	TEST_GID=$(id -g tendtest)
+	chmod 0755 "$T"
+}
+
 # field NAME KEY: one field of a service in `tendctl status --json`
 field() {
 	tctl --json status "$1" 2>/dev/null | KEY=$2 perl -MJSON::PP -0777 -ne '

@@ -4,18 +4,13 @@
 # checked in /proc on the running child.
 . "$(dirname "$0")/lib-tendd.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root to create a user and drop privileges"
+if ! test_user; then
+	echo "1..0 # SKIP needs root and a user tendtest to create a user and drop privileges"
 	exit 0
 fi
 USER_NAME=tendtest
-if ! id "$USER_NAME" >/dev/null 2>&1; then
-	useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME" ||
-		{ echo "1..0 # SKIP cannot create user $USER_NAME"; exit 0; }
-fi
-uid=$(id -u "$USER_NAME")
-gid=$(id -g "$USER_NAME")
-chmod 0755 "$T"
+uid=$TEST_UID
+gid=$TEST_GID
 mkdir -p "$T/work"
 
 write_conf <<EOF2

@@ -4,18 +4,13 @@
 # with SO_PEERCRED); anyone who can open the socket may read status.
 . "$(dirname "$0")/lib-tendd.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "1..0 # SKIP needs root to create a user and switch to it"
+if ! test_user; then
+	echo "1..0 # SKIP needs root and a user tendtest to create a user and switch to it"
 	exit 0
 fi
 USER_NAME=tendtest
-if ! id "$USER_NAME" >/dev/null 2>&1; then
-	useradd --system --no-create-home --shell /usr/sbin/nologin "$USER_NAME" ||
-		{ echo "1..0 # SKIP cannot create user $USER_NAME"; exit 0; }
-fi
-uid=$(id -u "$USER_NAME")
-gid=$(id -g "$USER_NAME")
-chmod 0755 "$T"
+uid=$TEST_UID
+gid=$TEST_GID
 
 # as_user CMD...: run as the unprivileged user, without root's groups
 as_user() { setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@"; }

@@ -764,13 +764,9 @@ finish abandoned
 
 # ---------------------------------------------------------------------
 # 13. Only root (or tendd's own user) may reload; anyone may --dry-run
-if [ "$(id -u)" != 0 ]; then
-	echo "# skip: needs root to switch to another user"
-elif ! id tendtest >/dev/null 2>&1 &&
-	! useradd --system --no-create-home --shell /usr/sbin/nologin tendtest 2>/dev/null; then
-	echo "# skip: cannot create user tendtest"
+if ! test_user; then
+	echo "# skip: needs root and a user tendtest"
 else
-	chmod 0755 "$T"
 	as_user() { setpriv --reuid=tendtest --regid=tendtest --clear-groups "$@"; }
 	CTL_MODE=0666 conf <<'EOF2'
 services = (

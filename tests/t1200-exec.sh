@@ -117,8 +117,7 @@ PORT=$(perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(
 OPT_USER=
 RUN_UID=$(id -u)
 RUN_HOME=$(getent passwd "$RUN_UID" | cut -d: -f6)
-if [ "$(id -u)" = 0 ] && { id tendtest >/dev/null 2>&1 ||
-	useradd --system --no-create-home --shell /usr/sbin/nologin tendtest; }; then
+if test_user; then
 	OPT_USER='user = "tendtest";'
 	RUN_UID=$(id -u tendtest)
 	RUN_HOME=$(getent passwd tendtest | cut -d: -f6)
