@@ -684,6 +684,12 @@ bool supervisor_update(struct supervisor *sv, struct service_config *sc)
 		sc->ndepends = n;
 	}
 	sv->cfg.stop_timeout = sc->stop_timeout;
+	if (sv->cfg.ready_timeout != sc->ready_timeout &&
+	    sv->state == SV_RUNNING && sv->cfg.ready == READY_NOTIFY) {
+		/* the deadline running now moves with the timeout */
+		double left = sv->started_at + sc->ready_timeout - mono_now();
+		arm_timer(sv, left > 0 ? left : 0.);
+	}
 	sv->cfg.ready_timeout = sc->ready_timeout;
 	sv->cfg.mailbox = sc->mailbox;
 	mailbox_set_limit(sv->mailbox, sc->mailbox);

@@ -726,6 +726,24 @@ static void test_ready_timeout(void)
 	report(sv, IE_READY);
 	ok(!run_until(in_state, sv, SV_STOPPING, 0.2),
 	   "ready in time: the deadline is off");
+	supervisor_stop(sv);
+	exited(sv, EXIT_CLEAN, 0);
+
+	/* a reload that shortens the timeout moves the running deadline */
+	sv->cfg.ready_timeout = 60;
+	supervisor_start(sv);
+	report(sv, IE_STARTED);
+	{
+		struct service_config next = base("slow");
+		next.ready = READY_NOTIFY;
+		next.ready_timeout = 0.05;
+		next.restart.policy = POLICY_TEMPORARY;
+		supervisor_update(sv, &next);
+		service_config_clear(&next);
+	}
+	ok(run_until(in_state, sv, SV_STOPPING, 2.0),
+	   "a shorter ready_timeout applies to the run waiting for ready");
+	exited(sv, EXIT_CLEAN, 0);
 	finish(sv, "ready_timeout");
 }
 
