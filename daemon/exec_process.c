@@ -514,17 +514,26 @@ static void on_message(struct instance *in, json_t *msg)
 }
 
 /* Handle what the child said; false once the channel is closed. */
-static bool drain_channel(struct instance *in)
+/*
+ * Handle what the child sent, at most `max` frames (0: all there is):
+ * a chatty child must not hold the main loop, whose level-triggered
+ * watcher comes back for the rest. False once the channel is closed.
+ */
+static bool drain_channel(struct instance *in, unsigned max)
 {
 	static unsigned char buf[PROTO_MSG_MAX]; /* main thread only */
 	ssize_t n;
 	json_t *msg;
 
-	while ((n = proto_recv_raw(state(in)->chan, buf, sizeof(buf))) > 0) {
+	for (unsigned k = 0; max == 0 || k < max; k++) {
+		if ((n = proto_recv_raw(state(in)->chan, buf, sizeof(buf))) <= 0)
+			break;
 		if (buf[0] == PROTO_SEND)
 			on_send(in, buf, (size_t)n);
 		else if ((msg = proto_parse(buf, (size_t)n)) != NULL)
 			on_message(in, msg);
+		n = -1;
+		errno = EAGAIN; /* not closed, as far as we know */
 	}
 	return n < 0 && errno == EAGAIN;
 }
@@ -532,7 +541,7 @@ static bool drain_channel(struct instance *in)
 static void on_channel(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)revents;
-	if (!drain_channel(w->data)) {
+	if (!drain_channel(w->data, 256)) {
 		state((struct instance *)w->data)->chan_eof = true;
 		ev_io_stop(loop, w); /* closed: the exit will follow */
 	}
@@ -567,7 +576,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 	(void)revents;
 	ev_child_stop(loop, w);
 	ev_timer_stop(loop, &st->kill_timer);
-	drain_channel(in);
+	drain_channel(in, 0);
 	mail_stop(in);
 	classify(in, w->rstatus, &info);
 	signal_all(in, SIGKILL); /* nothing it started may outlive it */
