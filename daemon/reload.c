@@ -585,8 +585,9 @@ static bool settled(void)
 	w = waiters;
 	waiters = NULL;
 	finish(r, w);
+	/* SIGHUPs alone are held off; someone waiting for a reply is not */
 	if (next_wanted && !stopping)
-		kick_after(strcmp(next_origin, "SIGHUP") == 0
+		kick_after(queued == NULL
 		               ? last_signal_start + RELOAD_HOLDOFF - mono_now()
 		               : 0);
 	return true;
@@ -684,7 +685,8 @@ void reload_signal(void)
 		return;
 	if (running || wait > 0) {
 		next_wanted = true;
-		snprintf(next_origin, sizeof(next_origin), "SIGHUP");
+		if (queued == NULL) /* else a tendctl reload will serve it */
+			snprintf(next_origin, sizeof(next_origin), "SIGHUP");
 		if (!running && !ev_is_active(&kick))
 			kick_after(wait);
 		return;
