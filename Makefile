@@ -183,6 +183,36 @@ fuzz:
 		-artifact_prefix=$(BUILD)/tests/fuzz/ $(FUZZ_ARGS) \
 		$(BUILD)/tests/fuzz/corpus tests/fuzz/corpus
 
+# `make bench`: an optimised build of its own (BENCH_BUILD, no sanitizers),
+# the bench plugins and program of tests/bench, then tests/bench/run,
+# which measures the real tendd and prints one table (README.md,
+# "Performance"). A few minutes; not part of `make test`. BENCH_ARGS goes
+# to the driver (--quick: fewer runs; --only=restart,startup,...).
+BENCH_BUILD  ?= build/bench
+BENCH_CFLAGS ?= -O2 -g -DNDEBUG
+BENCH_ARGS   ?=
+BENCH_BINS = $(BUILD)/tests/bench/crasher.so $(BUILD)/tests/bench/pingpong.so \
+             $(BUILD)/tests/bench/crashprog
+
+$(BUILD)/tests/bench/%.so: tests/bench/%.c tests/bench/bench.h include/tend/plugin.h
+	@mkdir -p $(@D)
+	@echo "  PLUGIN  $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -fPIC -shared -o $@ $< -lev
+
+# static: no dynamic linker in the exec plugin's restart figure
+$(BUILD)/tests/bench/crashprog: tests/bench/crashprog.c tests/bench/bench.h
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -static -o $@ $<
+
+.PHONY: bench bench-build
+bench-build: all $(BENCH_BINS)
+
+bench: deps
+	@$(MAKE) --no-print-directory BUILD=$(BENCH_BUILD) SANITIZE= \
+		CFLAGS="$(BENCH_CFLAGS)" bench-build
+	BENCH_CFLAGS="$(BENCH_CFLAGS)" tests/bench/run $(BENCH_ARGS) $(BENCH_BUILD)
+
 clean:
 	rm -rf build conf/run
 
