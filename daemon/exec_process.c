@@ -53,7 +53,7 @@ struct out_pipe {
 	ev_io io;
 	int fd;
 	bool is_err;
-	char buf[OUT_LINE_MAX];
+	char *buf; /* OUT_LINE_MAX bytes, once there is output: many never */
 	size_t len;
 	struct instance *in;
 };
@@ -220,7 +220,7 @@ static void split_lines(struct out_pipe *p, bool flush)
 		start = nl + 1;
 	}
 	/* a line longer than the buffer is cut; a last line is flushed */
-	if (left == sizeof(p->buf) || (flush && left > 0)) {
+	if (left == OUT_LINE_MAX || (flush && left > 0)) {
 		emit_line(p, start, left);
 		left = 0;
 	}
@@ -231,8 +231,11 @@ static void split_lines(struct out_pipe *p, bool flush)
 /* Read what is there, at most a bounded amount per wakeup. */
 static void drain_pipe(struct out_pipe *p, bool to_eof)
 {
+	if (p->fd >= 0 && p->buf == NULL &&
+	    (p->buf = malloc(OUT_LINE_MAX)) == NULL)
+		fatalx("out of memory");
 	for (int rounds = 0; p->fd >= 0 && (to_eof || rounds < 16); rounds++) {
-		ssize_t n = read(p->fd, p->buf + p->len, sizeof(p->buf) - p->len);
+		ssize_t n = read(p->fd, p->buf + p->len, OUT_LINE_MAX - p->len);
 		if (n > 0) {
 			p->len += (size_t)n;
 			split_lines(p, false);
@@ -908,6 +911,8 @@ static void process_reap(struct instance *in)
 			close(p->fd);
 			p->fd = -1;
 		}
+		free(p->buf);
+		p->buf = NULL;
 	}
 	if (cgroup_base) {
 		cgroup_path(in, path, sizeof(path));

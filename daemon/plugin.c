@@ -226,7 +226,16 @@ struct plugin *plugin_get(const char *path, char *err, size_t errlen)
 {
 	struct stat st;
 	struct plugin *p;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
+
+	/* found the same already in this pass: no need to look again */
+	for (p = loaded; p; p = p->next)
+		if (!p->stale && p->checked == generation &&
+		    strcmp(p->path, path) == 0) {
+			p->refs++;
+			return p;
+		}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		snprintf(err, errlen, "cannot open '%s': %s", path,
