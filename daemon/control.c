@@ -153,6 +153,7 @@ static json_t *messages_json(const struct supervisor *sv)
 static json_t *describe(const struct supervisor *sv, double now)
 {
 	char last[REASON_MAX + 64] = "";
+	const char *group;
 	bool up = sv->state == SV_STARTING || sv->state == SV_RUNNING ||
 	          sv->state == SV_READY || sv->state == SV_STOPPING;
 	json_t *o;
@@ -181,9 +182,8 @@ static json_t *describe(const struct supervisor *sv, double now)
 		                    json_real(sv->next_start - now));
 	if (sv->waiting && sv->state == SV_STOPPED)
 		json_object_set_new(o, "waiting", json_true());
-	if (services_group_of(sv))
-		json_object_set_new(o, "group",
-		                    json_string(services_group_of(sv)));
+	if ((group = services_group_of(sv)) != NULL)
+		json_object_set_new(o, "group", json_string(group));
 	return o;
 }
 

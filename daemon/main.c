@@ -154,7 +154,7 @@ static struct tend_config *load_or_exit(const char *file, bool check_only,
 		*plugins = calloc(cfg->nservices + 1, sizeof(**plugins));
 		if (*plugins == NULL)
 			fatalx("out of memory");
-		plugins_load(cfg, *plugins, &errs);
+		plugins_load(cfg, *plugins, &errs, NULL);
 	}
 	if (errs.count == 0)
 		return cfg;

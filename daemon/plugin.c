@@ -316,13 +316,15 @@ struct plugin *plugin_for_service(const struct service_config *sc, char *err,
 
 /*
  * Load every service's plugin into out[i] (NULL where it failed). Each
- * problem goes to `errs` with the service's file and line. Returns the
- * number of problems. The caller releases out[] with plugin_put().
+ * problem, with the service's file and line, goes to `errs`, or with
+ * `why` (a reload, where a plugin failing fails only its service) to
+ * why[i] (malloc'ed). Returns the number of problems. The caller
+ * releases out[] with plugin_put().
  */
 int plugins_load(const struct tend_config *cfg, struct plugin **out,
-                 struct errors *errs)
+                 struct errors *errs, char **why)
 {
-	size_t before = errs->count;
+	size_t before = errs->count, failed = 0;
 
 	plugins_recheck();
 	for (size_t i = 0; i < cfg->nservices; i++) {
@@ -334,8 +336,12 @@ int plugins_load(const struct tend_config *cfg, struct plugin **out,
 		if (sc->plugin_path == NULL)
 			continue;
 		out[i] = plugin_for_service(sc, err, sizeof(err), &line);
-		if (out[i] == NULL)
+		if (out[i] == NULL && why == NULL)
 			errors_add(errs, sc->file, line, "%s", err);
+		else if (out[i] == NULL &&
+		         asprintf(&why[i], "%s:%d: %s", sc->file, line, err) < 0)
+			fatalx("out of memory");
+		failed += out[i] == NULL;
 	}
-	return (int)(errs->count - before);
+	return (int)(why ? failed : errs->count - before);
 }

@@ -411,17 +411,7 @@ static struct tend_config *load(struct reload_report *r,
 	*errs = calloc(cfg->nservices + 1, sizeof(**errs));
 	if (*plugins == NULL || *errs == NULL)
 		fatalx("out of memory");
-	plugins_recheck();
-	for (size_t i = 0; i < cfg->nservices; i++) {
-		const struct service_config *sc = &cfg->services[i];
-		char err[768];
-		int line;
-
-		(*plugins)[i] = plugin_for_service(sc, err, sizeof(err), &line);
-		if ((*plugins)[i] == NULL &&
-		    asprintf(&(*errs)[i], "%s:%d: %s", sc->file, line, err) < 0)
-			fatalx("out of memory");
-	}
+	plugins_load(cfg, *plugins, &r->errors, *errs);
 	return cfg;
 }
 
@@ -705,8 +695,6 @@ void reload_cancel(void *arg)
 		if (w->arg == arg)
 			w->fn = NULL;
 }
-
-const struct tend_config *reload_config(void) { return current; }
 
 /* Takes over `cfg` (its globals: the services were taken already). */
 void reload_init(struct ev_loop *l, struct tend_config *cfg, bool debug)

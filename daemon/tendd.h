@@ -252,7 +252,7 @@ struct plugin *plugin_get(const char *path, char *err, size_t errlen);
 void plugin_put(struct plugin *);
 const char *plugin_executors_str(uint32_t bits, char *buf, size_t len);
 int plugins_load(const struct tend_config *, struct plugin **out,
-                 struct errors *);
+                 struct errors *, char **why);
 struct plugin *plugin_for_service(const struct service_config *, char *err,
                                   size_t errlen, int *line);
 void plugins_recheck(void);
@@ -506,7 +506,6 @@ void reload_request(bool dry_run, const char *origin, reload_done_fn *,
 void reload_signal(void);
 void reload_cancel(void *arg);
 const struct reload_report *reload_last(void);
-const struct tend_config *reload_config(void);
 const char *reload_outcome_name(enum reload_outcome);
 void reload_shutdown(void);
 
