@@ -213,6 +213,21 @@ bench: deps
 		CFLAGS="$(BENCH_CFLAGS)" bench-build
 	BENCH_CFLAGS="$(BENCH_CFLAGS)" tests/bench/run $(BENCH_ARGS) $(BENCH_BUILD)
 
+# `make bench-compare`: the same build, then tests/bench/compare, which
+# measures tend beside s6, runit and supervisord with the same program
+# (README.md, "Performance"). tests/bench/install-peers installs the three
+# from Debian if missing, starting none of them system-wide. A few
+# minutes; COMPARE_ARGS goes to the driver (--quick).
+COMPARE_ARGS ?=
+
+.PHONY: bench-compare
+bench-compare: deps
+	@tests/bench/install-peers
+	@$(MAKE) --no-print-directory BUILD=$(BENCH_BUILD) SANITIZE= \
+		CFLAGS="$(BENCH_CFLAGS)" bench-build
+	BENCH_CFLAGS="$(BENCH_CFLAGS)" tests/bench/compare $(COMPARE_ARGS) \
+		$(BENCH_BUILD)
+
 clean:
 	rm -rf build conf/run
 

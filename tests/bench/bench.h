@@ -5,6 +5,9 @@
  * the instances of a service run one after the other, each in its own run
  * (same process or not), so record i belongs to run i alone. The driver
  * reads it after tendd is gone; `n` says how many records are complete.
+ * crashprog, whose instances may also run side by side (1,000 services
+ * sharing a file), claims its record first: there `n` counts records
+ * claimed, and a record's b is 0 until it is written.
  *
  *   crasher, crashprog: rec[i] = {CLOCK_MONOTONIC at init / main(),
  *                                 CLOCK_MONOTONIC just before the exit}
