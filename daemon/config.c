@@ -28,6 +28,14 @@
 #endif
 
 #define MAX_INSTANCES 10000
+#define FOUND_BUCKETS 64
+
+/* A plugin name looked up in this load, and the file found (or NULL). */
+struct found_plugin {
+	char *name;
+	char *path;
+	struct found_plugin *next;
+};
 
 struct loader {
 	struct tend_config *cfg;
@@ -35,6 +43,10 @@ struct loader {
 	const char *file;   /* the file being read */
 	const char *incdir; /* where its @include paths start */
 	char incbuf[PATH_MAX * 2];
+	size_t room; /* cfg->services allocated */
+	struct found_plugin *found[FOUND_BUCKETS];
+	size_t *index; /* services by name: index + 1, 0 when free */
+	size_t index_mask;
 };
 
 static const char *const executor_names[EXEC_KINDS + 1] = {
@@ -143,40 +155,65 @@ static void key_name(char *buf, size_t len, const char *prefix,
 	snprintf(buf, len, "%s%s%s", prefix, *prefix ? "." : "", key);
 }
 
-/* Every member of `group` must be one of `known`. */
-static void check_keys(struct loader *ld, const config_setting_t *group,
-                       const char *prefix, const char *const *known)
+/*
+ * A group's members by key: at[k] is the member named keys[k], or NULL.
+ * One pass over the group finds them all, where libconfig would scan the
+ * group again for each key looked up.
+ */
+#define MEMBERS_MAX 24
+struct members {
+	const char *prefix; /* "tend.control": the group's name in messages */
+	const char *const *keys;
+	config_setting_t *at[MEMBERS_MAX];
+};
+
+/* Every member of `group` must be one of `keys`; m lists them by key. */
+static void read_members(struct loader *ld, const config_setting_t *group,
+                         const char *prefix, const char *const *keys,
+                         struct members *m)
 {
 	int n = config_setting_length(group);
 
+	memset(m, 0, sizeof(*m));
+	m->prefix = prefix;
+	m->keys = keys;
 	for (int i = 0; i < n; i++) {
-		const config_setting_t *s = config_setting_get_elem(group, i);
+		config_setting_t *s = config_setting_get_elem(group, i);
 		const char *name = config_setting_name(s);
 		size_t k;
-		for (k = 0; known[k]; k++)
-			if (strcmp(known[k], name) == 0)
+		for (k = 0; keys[k]; k++)
+			if (keys[k][0] == name[0] && strcmp(keys[k], name) == 0)
 				break;
-		if (known[k] == NULL) {
+		if (keys[k] == NULL) {
 			char key[128];
 			key_name(key, sizeof(key), prefix, name);
 			fail(ld, s, key, "unknown key");
+		} else if (k < MEMBERS_MAX) {
+			m->at[k] = s;
 		}
 	}
 }
 
-/* A group member that must be a group; NULL and an error otherwise. */
-static config_setting_t *get_group(struct loader *ld, config_setting_t *in,
-                                   const char *prefix, const char *key)
+/* Key k's full name, for messages: "restart.delay". */
+static const char *member_name(const struct members *m, int k, char *buf,
+                               size_t len)
 {
-	config_setting_t *s = config_setting_get_member(in, key);
+	key_name(buf, len, m->prefix, m->keys[k]);
+	return buf;
+}
+
+/* A member that must be a group; NULL and an error otherwise. */
+static config_setting_t *get_group(struct loader *ld, const struct members *m,
+                                   int k)
+{
+	config_setting_t *s = m->at[k];
 	char name[128];
 
 	if (s == NULL)
 		return NULL;
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
-		key_name(name, sizeof(name), prefix, key);
-		fail(ld, s, name, "must be a group { ... }, not %s",
-		     type_name(s));
+		fail(ld, s, member_name(m, k, name, sizeof(name)),
+		     "must be a group { ... }, not %s", type_name(s));
 		return NULL;
 	}
 	return s;
@@ -186,26 +223,26 @@ static config_setting_t *get_group(struct loader *ld, config_setting_t *in,
  * A number in [min, max] (min excluded when open_min): returns 0 and sets
  * *out when valid or absent (leaving the default), -1 after an error.
  */
-static int get_double(struct loader *ld, config_setting_t *in,
-                      const char *prefix, const char *key, double *out,
-                      double min, bool open_min, double max)
+static int get_double(struct loader *ld, const struct members *m, int k,
+                      double *out, double min, bool open_min, double max)
 {
-	config_setting_t *s = config_setting_get_member(in, key);
+	config_setting_t *s = m->at[k];
 	char name[128];
 	double v;
 
 	if (s == NULL)
 		return 0;
-	key_name(name, sizeof(name), prefix, key);
 	if (!is_number(s)) {
-		fail(ld, s, name, "must be a number, not %s", type_name(s));
+		fail(ld, s, member_name(m, k, name, sizeof(name)),
+		     "must be a number, not %s", type_name(s));
 		return -1;
 	}
 	v = config_setting_get_float(s);
 	if (is_integer(s))
 		v = (double)config_setting_get_int64(s);
 	if (!isfinite(v) || v < min || (open_min && v == min) || v > max) {
-		fail(ld, s, name, "must be %s %g and at most %g, not %g",
+		fail(ld, s, member_name(m, k, name, sizeof(name)),
+		     "must be %s %g and at most %g, not %g",
 		     open_min ? "more than" : "at least", min, max, v);
 		return -1;
 	}
@@ -213,25 +250,24 @@ static int get_double(struct loader *ld, config_setting_t *in,
 	return 0;
 }
 
-static int get_int(struct loader *ld, config_setting_t *in,
-                   const char *prefix, const char *key, int *out,
-                   long long min, long long max)
+static int get_int(struct loader *ld, const struct members *m, int k,
+                   int *out, long long min, long long max)
 {
-	config_setting_t *s = config_setting_get_member(in, key);
+	config_setting_t *s = m->at[k];
 	char name[128];
 	long long v;
 
 	if (s == NULL)
 		return 0;
-	key_name(name, sizeof(name), prefix, key);
 	if (!is_integer(s)) {
-		fail(ld, s, name, "must be an integer, not %s", type_name(s));
+		fail(ld, s, member_name(m, k, name, sizeof(name)),
+		     "must be an integer, not %s", type_name(s));
 		return -1;
 	}
 	v = config_setting_get_int64(s);
 	if (v < min || v > max) {
-		fail(ld, s, name, "must be between %lld and %lld, not %lld",
-		     min, max, v);
+		fail(ld, s, member_name(m, k, name, sizeof(name)),
+		     "must be between %lld and %lld, not %lld", min, max, v);
 		return -1;
 	}
 	*out = (int)v;
@@ -239,18 +275,17 @@ static int get_int(struct loader *ld, config_setting_t *in,
 }
 
 /* A string member; NULL when absent or after an error (see *bad). */
-static const char *get_string(struct loader *ld, config_setting_t *in,
-                              const char *prefix, const char *key,
-                              bool *bad)
+static const char *get_string(struct loader *ld, const struct members *m,
+                              int k, bool *bad)
 {
-	config_setting_t *s = config_setting_get_member(in, key);
+	config_setting_t *s = m->at[k];
 	char name[128];
 
 	if (s == NULL)
 		return NULL;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
-		key_name(name, sizeof(name), prefix, key);
-		fail(ld, s, name, "must be a string, not %s", type_name(s));
+		fail(ld, s, member_name(m, k, name, sizeof(name)),
+		     "must be a string, not %s", type_name(s));
 		if (bad)
 			*bad = true;
 		return NULL;
@@ -260,18 +295,17 @@ static const char *get_string(struct loader *ld, config_setting_t *in,
 
 static bool valid_name(const char *s);
 
-static void get_bool(struct loader *ld, config_setting_t *in,
-                     const char *prefix, const char *key, bool *out)
+static void get_bool(struct loader *ld, const struct members *m, int k,
+                     bool *out)
 {
-	config_setting_t *s = config_setting_get_member(in, key);
+	config_setting_t *s = m->at[k];
 	char name[128];
 
 	if (s == NULL)
 		return;
-	key_name(name, sizeof(name), prefix, key);
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-		fail(ld, s, name, "must be true or false, not %s",
-		     type_name(s));
+		fail(ld, s, member_name(m, k, name, sizeof(name)),
+		     "must be true or false, not %s", type_name(s));
 	else
 		*out = config_setting_get_bool(s);
 }
@@ -280,18 +314,17 @@ static void get_bool(struct loader *ld, config_setting_t *in,
  * A list of service names (`depends`, `members`): each must look like a
  * name; what they name is checked once every file is read.
  */
-static char **get_names(struct loader *ld, config_setting_t *in,
-                        const char *prefix, const char *key, size_t *n,
-                        int *line)
+static char **get_names(struct loader *ld, const struct members *m, int k,
+                        size_t *n, int *line)
 {
-	config_setting_t *s = config_setting_get_member(in, key);
+	config_setting_t *s = m->at[k];
 	char name[128], **out;
 	int len;
 
 	*n = 0;
 	if (s == NULL)
 		return NULL;
-	key_name(name, sizeof(name), prefix, key);
+	member_name(m, k, name, sizeof(name));
 	*line = line_of(s);
 	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
 	    config_setting_type(s) != CONFIG_TYPE_LIST) {
@@ -323,25 +356,23 @@ static void free_names(char **names, size_t n)
 }
 
 /* One of a fixed set of words; *out is its index. */
-static void get_enum(struct loader *ld, config_setting_t *in,
-                     const char *prefix, const char *key,
+static void get_enum(struct loader *ld, const struct members *m, int k,
                      const char *const *words, int *out)
 {
-	const char *v = get_string(ld, in, prefix, key, NULL);
+	const char *v = get_string(ld, m, k, NULL);
 	char name[128], list[256] = "";
 
 	if (v == NULL)
 		return;
-	for (int i = 0; words[i]; i++) {
-		if (strcmp(words[i], v) == 0) {
+	for (int i = 0; words[i]; i++)
+		if (words[i][0] == v[0] && strcmp(words[i], v) == 0) {
 			*out = i;
 			return;
 		}
+	for (int i = 0; words[i]; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list),
 		         "%s%s", i ? ", " : "", words[i]);
-	}
-	key_name(name, sizeof(name), prefix, key);
-	fail(ld, config_setting_get_member(in, key), name,
+	fail(ld, m->at[k], member_name(m, k, name, sizeof(name)),
 	     "'%s' is not one of: %s", v, list);
 }
 
@@ -356,13 +387,18 @@ static char *resolve_path(const struct tend_config *cfg, const char *p)
 	return out;
 }
 
+enum { CK_SOCKET, CK_MODE, CK_USER, CK_GROUP };
+static const char *const control_keys[] = {
+    [CK_SOCKET] = "socket", [CK_MODE] = "mode", [CK_USER] = "user",
+    [CK_GROUP] = "group", NULL};
+
 /*
  * libconfig reads 0660 as decimal, so a mode is a string of octal digits
  * ("0660"); an integer is taken as it is (0x1b0) if it fits.
  */
-static void read_mode(struct loader *ld, config_setting_t *ctl)
+static void read_mode(struct loader *ld, const struct members *ctl)
 {
-	config_setting_t *s = config_setting_get_member(ctl, "mode");
+	config_setting_t *s = ctl->at[CK_MODE];
 	const char *text;
 	char *end;
 	long v;
@@ -389,56 +425,52 @@ static void read_mode(struct loader *ld, config_setting_t *ctl)
 }
 
 /* The socket's owner and group: who may talk to tendd (with the mode). */
-static void read_owner(struct loader *ld, config_setting_t *ctl)
+static void read_owner(struct loader *ld, const struct members *ctl)
 {
 	const char *v;
 
-	if ((v = get_string(ld, ctl, "tend.control", "user", NULL)) != NULL) {
+	if ((v = get_string(ld, ctl, CK_USER, NULL)) != NULL) {
 		struct passwd *pw = getpwnam(v);
 		if (pw == NULL)
-			fail(ld, config_setting_get_member(ctl, "user"),
-			     "tend.control.user", "no user named '%s'", v);
+			fail(ld, ctl->at[CK_USER], "tend.control.user",
+			     "no user named '%s'", v);
 		else
 			ld->cfg->control_uid = (long)pw->pw_uid;
 	}
-	if ((v = get_string(ld, ctl, "tend.control", "group", NULL)) != NULL) {
+	if ((v = get_string(ld, ctl, CK_GROUP, NULL)) != NULL) {
 		struct group *gr = getgrnam(v);
 		if (gr == NULL)
-			fail(ld, config_setting_get_member(ctl, "group"),
-			     "tend.control.group", "no group named '%s'", v);
+			fail(ld, ctl->at[CK_GROUP], "tend.control.group",
+			     "no group named '%s'", v);
 		else
 			ld->cfg->control_gid = (long)gr->gr_gid;
 	}
 }
 
-static void read_control(struct loader *ld, config_setting_t *tend)
+static void read_control(struct loader *ld, config_setting_t *group)
 {
-	static const char *const known[] = {"socket", "mode", "user", "group",
-	                                    NULL};
-	config_setting_t *ctl = get_group(ld, tend, "tend", "control");
+	struct members ctl;
 	const char *sock;
 
-	if (ctl == NULL)
+	if (group == NULL)
 		return;
-	check_keys(ld, ctl, "tend.control", known);
-	sock = get_string(ld, ctl, "tend.control", "socket", NULL);
+	read_members(ld, group, "tend.control", control_keys, &ctl);
+	sock = get_string(ld, &ctl, CK_SOCKET, NULL);
 	if (sock) {
 		if (*sock == '\0' || strlen(sock) >= 100) {
-			fail(ld, config_setting_get_member(ctl, "socket"),
-			     "tend.control.socket",
+			fail(ld, ctl.at[CK_SOCKET], "tend.control.socket",
 			     "must be a path of 1 to 99 characters");
 		} else {
 			free(ld->cfg->control_socket);
 			ld->cfg->control_socket = resolve_path(ld->cfg, sock);
 		}
 	}
-	read_mode(ld, ctl);
-	read_owner(ld, ctl);
+	read_mode(ld, &ctl);
+	read_owner(ld, &ctl);
 }
 
-static void read_plugin_path(struct loader *ld, config_setting_t *tend)
+static void read_plugin_path(struct loader *ld, config_setting_t *s)
 {
-	config_setting_t *s = config_setting_get_member(tend, "plugin_path");
 	struct tend_config *cfg = ld->cfg;
 	int n;
 
@@ -478,38 +510,42 @@ static void read_plugin_path(struct loader *ld, config_setting_t *tend)
 	}
 }
 
+enum { TK_PLUGIN_PATH, TK_INCLUDE_DIR, TK_CONTROL, TK_LOG, TK_STOP_TIMEOUT,
+       TK_CGROUPS };
+static const char *const tend_keys[] = {
+    [TK_PLUGIN_PATH] = "plugin_path", [TK_INCLUDE_DIR] = "include_dir",
+    [TK_CONTROL] = "control",         [TK_LOG] = "log",
+    [TK_STOP_TIMEOUT] = "stop_timeout", [TK_CGROUPS] = "cgroups", NULL};
+
 static void read_globals(struct loader *ld, config_setting_t *tend)
 {
-	static const char *const known[] = {"plugin_path", "include_dir",
-	                                    "control",     "log",
-	                                    "stop_timeout", "cgroups", NULL};
-	static const char *const log_known[] = {"level", NULL};
+	static const char *const log_keys[] = {"level", NULL};
 	struct tend_config *cfg = ld->cfg;
+	struct members m, lm;
 	config_setting_t *log;
 	const char *s;
 
-	check_keys(ld, tend, "tend", known);
-	read_plugin_path(ld, tend);
-	s = get_string(ld, tend, "tend", "include_dir", NULL);
+	read_members(ld, tend, "tend", tend_keys, &m);
+	read_plugin_path(ld, m.at[TK_PLUGIN_PATH]);
+	s = get_string(ld, &m, TK_INCLUDE_DIR, NULL);
 	if (s)
 		cfg->include_dir = resolve_path(cfg, s);
-	read_control(ld, tend);
-	log = get_group(ld, tend, "tend", "log");
+	read_control(ld, get_group(ld, &m, TK_CONTROL));
+	log = get_group(ld, &m, TK_LOG);
 	if (log) {
-		check_keys(ld, log, "tend.log", log_known);
-		s = get_string(ld, log, "tend.log", "level", NULL);
+		read_members(ld, log, "tend.log", log_keys, &lm);
+		s = get_string(ld, &lm, 0, NULL);
 		if (s && (cfg->log_level = log_level_parse(s)) < 0) {
-			fail(ld, config_setting_get_member(log, "level"),
-			     "tend.log.level",
+			fail(ld, lm.at[0], "tend.log.level",
 			     "'%s' is not one of: debug, info, notice, "
 			     "warning, error",
 			     s);
 			cfg->log_level = TEND_LOG_INFO;
 		}
 	}
-	get_double(ld, tend, "tend", "stop_timeout", &cfg->stop_timeout, 0,
-	           true, 86400);
-	get_bool(ld, tend, "tend", "cgroups", &cfg->cgroups);
+	get_double(ld, &m, TK_STOP_TIMEOUT, &cfg->stop_timeout, 0, true,
+	           86400);
+	get_bool(ld, &m, TK_CGROUPS, &cfg->cgroups);
 }
 
 /* Copy a libconfig value into our own settings tree. */
@@ -595,42 +631,86 @@ static char *find_plugin(const struct tend_config *cfg, const char *name)
 	return NULL;
 }
 
-static void read_restart(struct loader *ld, config_setting_t *svc,
+static size_t hash_name(const char *s)
+{
+	size_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/*
+ * find_plugin(), once per name and load: a thousand services may name
+ * one plugin. (A file that appears meanwhile is found by the next load.)
+ */
+static char *plugin_file(struct loader *ld, const char *name)
+{
+	struct found_plugin **at =
+	    &ld->found[hash_name(name) % FOUND_BUCKETS];
+	struct found_plugin *f;
+
+	for (f = *at; f; f = f->next)
+		if (strcmp(f->name, name) == 0)
+			break;
+	if (f == NULL) {
+		f = xcalloc(1, sizeof(*f));
+		f->name = xstrdup(name);
+		f->path = find_plugin(ld->cfg, name);
+		f->next = *at;
+		*at = f;
+	}
+	return f->path ? xstrdup(f->path) : NULL;
+}
+
+static void forget_plugins(struct loader *ld)
+{
+	for (size_t i = 0; i < FOUND_BUCKETS; i++)
+		while (ld->found[i]) {
+			struct found_plugin *f = ld->found[i];
+			ld->found[i] = f->next;
+			free(f->name);
+			free(f->path);
+			free(f);
+		}
+}
+
+enum { RK_POLICY, RK_BACKOFF, RK_DELAY, RK_MAX_DELAY, RK_JITTER, RK_RESET,
+       RK_INTENSITY, RK_PERIOD };
+static const char *const restart_keys[] = {
+    [RK_POLICY] = "policy",       [RK_BACKOFF] = "backoff",
+    [RK_DELAY] = "delay",         [RK_MAX_DELAY] = "max_delay",
+    [RK_JITTER] = "jitter",       [RK_RESET] = "reset",
+    [RK_INTENSITY] = "intensity", [RK_PERIOD] = "period", NULL};
+
+static void read_restart(struct loader *ld, config_setting_t *r,
                          struct restart_config *rc)
 {
-	static const char *const known[] = {
-	    "policy", "backoff",   "delay",  "max_delay", "jitter",
-	    "reset",  "intensity", "period", NULL};
-	config_setting_t *r = get_group(ld, svc, "", "restart");
+	struct members m;
 	int v;
-	bool reset_set, max_set;
 
 	if (r == NULL)
 		return;
-	check_keys(ld, r, "restart", known);
+	read_members(ld, r, "restart", restart_keys, &m);
 	v = (int)rc->policy;
-	get_enum(ld, r, "restart", "policy", policy_names, &v);
+	get_enum(ld, &m, RK_POLICY, policy_names, &v);
 	rc->policy = (enum restart_policy)v;
 	v = (int)rc->backoff;
-	get_enum(ld, r, "restart", "backoff", backoff_names, &v);
+	get_enum(ld, &m, RK_BACKOFF, backoff_names, &v);
 	rc->backoff = (enum backoff_kind)v;
-	get_double(ld, r, "restart", "delay", &rc->delay, 0, false, 86400);
-	max_set = config_setting_get_member(r, "max_delay") != NULL;
-	get_double(ld, r, "restart", "max_delay", &rc->max_delay, 0, false,
-	           86400);
-	get_double(ld, r, "restart", "jitter", &rc->jitter, 0, false, 1);
-	reset_set = config_setting_get_member(r, "reset") != NULL;
-	get_double(ld, r, "restart", "reset", &rc->reset, 0, true, 86400);
-	get_int(ld, r, "restart", "intensity", &rc->intensity, 0, 100);
-	get_double(ld, r, "restart", "period", &rc->period, 0, true, 86400);
-	if (!max_set && rc->max_delay < rc->delay)
+	get_double(ld, &m, RK_DELAY, &rc->delay, 0, false, 86400);
+	get_double(ld, &m, RK_MAX_DELAY, &rc->max_delay, 0, false, 86400);
+	get_double(ld, &m, RK_JITTER, &rc->jitter, 0, false, 1);
+	get_double(ld, &m, RK_RESET, &rc->reset, 0, true, 86400);
+	get_int(ld, &m, RK_INTENSITY, &rc->intensity, 0, 100);
+	get_double(ld, &m, RK_PERIOD, &rc->period, 0, true, 86400);
+	if (m.at[RK_MAX_DELAY] == NULL && rc->max_delay < rc->delay)
 		rc->max_delay = rc->delay; /* the default cap yields */
 	if (rc->max_delay < rc->delay)
-		fail(ld, config_setting_get_member(r, "max_delay"),
-		     "restart.max_delay",
+		fail(ld, m.at[RK_MAX_DELAY], "restart.max_delay",
 		     "must be at least restart.delay (%g), not %g", rc->delay,
 		     rc->max_delay);
-	if (!reset_set)
+	if (m.at[RK_RESET] == NULL)
 		rc->reset = rc->max_delay > 10.0 ? rc->max_delay : 10.0;
 }
 
@@ -713,50 +793,55 @@ void service_config_clear(struct service_config *sc)
 	memset(sc, 0, sizeof(*sc));
 }
 
-static struct service_config *add_service(struct tend_config *cfg)
+static struct service_config *add_service(struct loader *ld)
 {
-	struct service_config *grown =
-	    realloc(cfg->services, (cfg->nservices + 1) * sizeof(*grown));
-	if (grown == NULL)
-		fatalx("out of memory");
-	cfg->services = grown;
-	memset(&grown[cfg->nservices], 0, sizeof(*grown));
-	return &grown[cfg->nservices++];
+	struct tend_config *cfg = ld->cfg;
+
+	if (cfg->nservices == ld->room) {
+		/* doubling: a service at a time would copy them all each time */
+		size_t room = ld->room ? 2 * ld->room : 64;
+		struct service_config *grown =
+		    realloc(cfg->services, room * sizeof(*grown));
+		if (grown == NULL)
+			fatalx("out of memory");
+		cfg->services = grown;
+		ld->room = room;
+	}
+	memset(&cfg->services[cfg->nservices], 0, sizeof(*cfg->services));
+	return &cfg->services[cfg->nservices++];
 }
 
 /* An rlimit: a non-negative integer, or "infinity". */
-static void read_rlimits(struct loader *ld, config_setting_t *svc,
+static void read_rlimits(struct loader *ld, config_setting_t *g,
                          struct proc_options *o)
 {
 	static const char *const known[RLIMITS + 1] = {
 	    "nofile", "core", "as", "nproc", "cpu", "fsize", "memlock", "stack",
 	    NULL};
-	config_setting_t *g = get_group(ld, svc, "", "rlimits");
+	struct members m;
 
 	if (g == NULL)
 		return;
-	check_keys(ld, g, "rlimits", known);
+	read_members(ld, g, "rlimits", known, &m);
 	for (int i = 0; i < RLIMITS; i++) {
-		config_setting_t *s = config_setting_get_member(g, known[i]);
+		config_setting_t *s = m.at[i];
 		char key[64];
 		if (s == NULL)
 			continue;
-		snprintf(key, sizeof(key), "rlimits.%s", known[i]);
 		if (config_setting_type(s) == CONFIG_TYPE_STRING &&
 		    strcmp(config_setting_get_string(s), "infinity") == 0)
 			o->rlimit[i] = RLIMIT_INFINITE;
 		else if (is_integer(s) && config_setting_get_int64(s) >= 0)
 			o->rlimit[i] = config_setting_get_int64(s);
 		else
-			fail(ld, s, key,
+			fail(ld, s, member_name(&m, i, key, sizeof(key)),
 			     "must be a non-negative integer or \"infinity\"");
 	}
 }
 
-static void read_env(struct loader *ld, config_setting_t *svc,
+static void read_env(struct loader *ld, config_setting_t *g,
                      struct proc_options *o)
 {
-	config_setting_t *g = get_group(ld, svc, "", "env");
 	int n;
 
 	if (g == NULL)
@@ -779,34 +864,59 @@ static void read_env(struct loader *ld, config_setting_t *svc,
 	}
 }
 
+/* A service's keys; the process options from SK_USER to SK_NO_NEW_PRIVS. */
+enum { SK_NAME, SK_PLUGIN, SK_EXECUTOR, SK_RESTART, SK_WATCHDOG, SK_READY,
+       SK_READY_TIMEOUT, SK_INSTANCES, SK_STOP_TIMEOUT, SK_SETTINGS,
+       SK_DEPENDS, SK_ESCALATE, SK_USER, SK_GROUP, SK_UMASK, SK_WORKDIR,
+       SK_ENV, SK_RLIMITS, SK_NO_NEW_PRIVS, SK_MAILBOX };
+static const char *const service_keys[] = {
+    [SK_NAME] = "name",
+    [SK_PLUGIN] = "plugin",
+    [SK_EXECUTOR] = "executor",
+    [SK_RESTART] = "restart",
+    [SK_WATCHDOG] = "watchdog",
+    [SK_READY] = "ready",
+    [SK_READY_TIMEOUT] = "ready_timeout",
+    [SK_INSTANCES] = "instances",
+    [SK_STOP_TIMEOUT] = "stop_timeout",
+    [SK_SETTINGS] = "settings",
+    [SK_DEPENDS] = "depends",
+    [SK_ESCALATE] = "escalate",
+    [SK_USER] = "user",
+    [SK_GROUP] = "group",
+    [SK_UMASK] = "umask",
+    [SK_WORKDIR] = "workdir",
+    [SK_ENV] = "env",
+    [SK_RLIMITS] = "rlimits",
+    [SK_NO_NEW_PRIVS] = "no_new_privs",
+    [SK_MAILBOX] = "mailbox",
+    NULL};
+
 /*
  * user, group, umask, workdir, env, rlimits, no_new_privs: checked here
  * (the user and group must exist, the workdir must be a directory) and
  * applied by the runner in the child.
  */
-static void read_process_options(struct loader *ld, config_setting_t *svc,
+static void read_process_options(struct loader *ld, const struct members *m,
                                  struct service_config *sc)
 {
-	static const char *const keys[] = {"user", "group", "umask", "workdir",
-	                                   "env", "rlimits", "no_new_privs",
-	                                   NULL};
 	struct proc_options *o = &sc->proc;
 	config_setting_t *s;
 	const char *v;
 	struct stat st;
 
 	if (sc->executor != EXEC_PROCESS && sc->executor != EXEC_PROCESS_ASYNC) {
-		for (int i = 0; keys[i]; i++)
-			if ((s = config_setting_get_member(svc, keys[i])))
-				fail(ld, s, keys[i],
+		for (int k = SK_USER; k <= SK_NO_NEW_PRIVS; k++)
+			if ((s = m->at[k]))
+				fail(ld, s, service_keys[k],
 				     "only for the process executors, not '%s'",
 				     executor_names[sc->executor]);
 		return;
 	}
-	if ((v = get_string(ld, svc, "", "user", NULL)) != NULL) {
+	if ((v = get_string(ld, m, SK_USER, NULL)) != NULL) {
 		struct passwd *pw = getpwnam(v);
 		if (pw == NULL) {
-			fail(ld, config_setting_get_member(svc, "user"), "user",
+			fail(ld, m->at[SK_USER], "user",
 			     "no user named '%s'", v);
 		} else {
 			o->user = xstrdup(v);
@@ -815,40 +925,40 @@ static void read_process_options(struct loader *ld, config_setting_t *svc,
 			o->gid = pw->pw_gid;
 		}
 	}
-	if ((v = get_string(ld, svc, "", "group", NULL)) != NULL) {
+	if ((v = get_string(ld, m, SK_GROUP, NULL)) != NULL) {
 		struct group *gr = getgrnam(v);
 		if (gr == NULL) {
-			fail(ld, config_setting_get_member(svc, "group"),
-			     "group", "no group named '%s'", v);
+			fail(ld, m->at[SK_GROUP], "group",
+			     "no group named '%s'", v);
 		} else {
 			o->has_gid = true;
 			o->gid = gr->gr_gid;
 		}
 	}
-	if ((s = config_setting_get_member(svc, "umask")) != NULL) {
+	if ((s = m->at[SK_UMASK]) != NULL) {
 		char *end;
-		long m = -1;
+		long mask = -1;
 		if (config_setting_type(s) == CONFIG_TYPE_STRING) {
 			v = config_setting_get_string(s);
-			m = strtol(v, &end, 8);
+			mask = strtol(v, &end, 8);
 			if (*v == '\0' || *end != '\0')
-				m = -1;
+				mask = -1;
 		}
-		if (m < 0 || m > 0777)
+		if (mask < 0 || mask > 0777)
 			fail(ld, s, "umask",
 			     "must be an octal string such as \"0027\"");
 		else
-			o->umask = (int)m;
+			o->umask = (int)mask;
 	}
-	if ((v = get_string(ld, svc, "", "workdir", NULL)) != NULL) {
+	if ((v = get_string(ld, m, SK_WORKDIR, NULL)) != NULL) {
 		o->workdir = resolve_path(ld->cfg, v);
 		if (stat(o->workdir, &st) < 0 || !S_ISDIR(st.st_mode))
-			fail(ld, config_setting_get_member(svc, "workdir"),
-			     "workdir", "'%s' is not a directory", o->workdir);
+			fail(ld, m->at[SK_WORKDIR], "workdir",
+			     "'%s' is not a directory", o->workdir);
 	}
-	read_env(ld, svc, o);
-	read_rlimits(ld, svc, o);
-	if ((s = config_setting_get_member(svc, "no_new_privs")) != NULL) {
+	read_env(ld, get_group(ld, m, SK_ENV), o);
+	read_rlimits(ld, get_group(ld, m, SK_RLIMITS), o);
+	if ((s = m->at[SK_NO_NEW_PRIVS]) != NULL) {
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 			fail(ld, s, "no_new_privs", "must be true or false, not %s",
 			     type_name(s));
@@ -859,15 +969,10 @@ static void read_process_options(struct loader *ld, config_setting_t *svc,
 
 static void read_service(struct loader *ld, config_setting_t *svc)
 {
-	static const char *const known[] = {
-	    "name",     "plugin",    "executor",     "restart",  "watchdog",
-	    "ready",    "ready_timeout", "instances", "stop_timeout",
-	    "settings", "depends", "escalate", "user",
-	    "group",    "umask",     "workdir",      "env",      "rlimits",
-	    "no_new_privs", "mailbox", NULL};
 	struct tend_config *cfg = ld->cfg;
 	struct service_config sc = {0};
-	config_setting_t *s;
+	struct members m;
+	config_setting_t *s, *settings;
 	const char *name, *plugin;
 	bool bad = false;
 	int v;
@@ -881,9 +986,9 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 		     type_name(svc));
 		goto drop;
 	}
-	check_keys(ld, svc, "", known);
+	read_members(ld, svc, "", service_keys, &m);
 
-	name = get_string(ld, svc, "", "name", &bad);
+	name = get_string(ld, &m, SK_NAME, &bad);
 	if (name == NULL) {
 		if (!bad)
 			fail(ld, svc, "name", "missing: every service needs "
@@ -891,14 +996,14 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 		goto drop;
 	}
 	if (!valid_name(name)) {
-		fail(ld, config_setting_get_member(svc, "name"), "name",
+		fail(ld, m.at[SK_NAME], "name",
 		     "'%s' must be 1 to %d letters, digits, '_', '-' or '.'",
 		     name, NAME_MAX_LEN);
 		goto drop;
 	}
-	snprintf(sc.name, sizeof(sc.name), "%s", name);
+	memcpy(sc.name, name, strlen(name) + 1); /* valid_name(): it fits */
 
-	s = config_setting_get_member(svc, "executor");
+	s = m.at[SK_EXECUTOR];
 	sc.executor_line = line_of(s ? s : svc);
 	if (s == NULL) {
 		fail(ld, svc, "executor",
@@ -907,13 +1012,13 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 		     name);
 	} else {
 		v = -1;
-		get_enum(ld, svc, "", "executor", executor_names, &v);
+		get_enum(ld, &m, SK_EXECUTOR, executor_names, &v);
 		sc.executor = v < 0 ? EXEC_ASYNC : (enum executor_kind)v;
 	}
 
 	bad = false;
-	plugin = get_string(ld, svc, "", "plugin", &bad);
-	s = config_setting_get_member(svc, "plugin");
+	plugin = get_string(ld, &m, SK_PLUGIN, &bad);
+	s = m.at[SK_PLUGIN];
 	sc.plugin_line = line_of(s ? s : svc);
 	if (plugin == NULL) {
 		if (!bad)
@@ -921,7 +1026,7 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 			     "missing for service '%s'", name);
 	} else {
 		sc.plugin = xstrdup(plugin);
-		sc.plugin_path = find_plugin(cfg, plugin);
+		sc.plugin_path = plugin_file(ld, plugin);
 		if (sc.plugin_path == NULL) {
 			char dirs[512] = "";
 			for (size_t i = 0; i < cfg->nplugin_path; i++)
@@ -938,28 +1043,27 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 		}
 	}
 
-	read_restart(ld, svc, &sc.restart);
-	get_double(ld, svc, "", "watchdog", &sc.watchdog, 0, false, 86400);
-	get_double(ld, svc, "", "stop_timeout", &sc.stop_timeout, 0, true,
-	           86400);
+	read_restart(ld, get_group(ld, &m, SK_RESTART), &sc.restart);
+	get_double(ld, &m, SK_WATCHDOG, &sc.watchdog, 0, false, 86400);
+	get_double(ld, &m, SK_STOP_TIMEOUT, &sc.stop_timeout, 0, true, 86400);
 	v = (int)sc.ready;
-	get_enum(ld, svc, "", "ready", ready_names, &v);
+	get_enum(ld, &m, SK_READY, ready_names, &v);
 	sc.ready = (enum ready_mode)v;
-	get_double(ld, svc, "", "ready_timeout", &sc.ready_timeout, 0, true,
+	get_double(ld, &m, SK_READY_TIMEOUT, &sc.ready_timeout, 0, true,
 	           86400);
-	sc.depends = get_names(ld, svc, "", "depends", &sc.ndepends,
+	sc.depends = get_names(ld, &m, SK_DEPENDS, &sc.ndepends,
 	                       &sc.depends_line);
-	get_bool(ld, svc, "", "escalate", &sc.escalate);
-	get_int(ld, svc, "", "instances", &sc.instances, 1, MAX_INSTANCES);
-	get_int(ld, svc, "", "mailbox", &sc.mailbox, 1, MAILBOX_MAX);
-	s = get_group(ld, svc, "", "settings");
-	if (s)
-		copy_settings(sc.settings, s);
+	get_bool(ld, &m, SK_ESCALATE, &sc.escalate);
+	get_int(ld, &m, SK_INSTANCES, &sc.instances, 1, MAX_INSTANCES);
+	get_int(ld, &m, SK_MAILBOX, &sc.mailbox, 1, MAILBOX_MAX);
+	settings = get_group(ld, &m, SK_SETTINGS);
+	if (settings)
+		copy_settings(sc.settings, settings);
 
-	read_process_options(ld, svc, &sc);
+	read_process_options(ld, &m, &sc);
 
 	for (int i = 0; i < sc.instances; i++) {
-		struct service_config *out = add_service(cfg);
+		struct service_config *out = add_service(ld);
 		*out = sc;
 		if (sc.instances > 1)
 			snprintf(out->name, sizeof(out->name), "%s#%d", name,
@@ -971,8 +1075,8 @@ static void read_service(struct loader *ld, config_setting_t *svc)
 			out->plugin_path =
 			    sc.plugin_path ? xstrdup(sc.plugin_path) : NULL;
 			out->settings = settings_new();
-			if (s)
-				copy_settings(out->settings, s);
+			if (settings)
+				copy_settings(out->settings, settings);
 			out->depends = xcalloc(sc.ndepends + 1, sizeof(char *));
 			for (size_t k = 0; k < sc.ndepends; k++)
 				out->depends[k] = xstrdup(sc.depends[k]);
@@ -1047,11 +1151,12 @@ static void read_dropins(struct loader *ld)
 		return;
 	}
 	for (size_t i = 0; i < g.gl_pathc; i++) {
+		struct members root;
 		config_t lc;
 		ld->file = g.gl_pathv[i];
 		if (parse_file(ld, &lc, g.gl_pathv[i], ld->cfg->include_dir) < 0)
 			continue;
-		check_keys(ld, config_root_setting(&lc), "", known);
+		read_members(ld, config_root_setting(&lc), "", known, &root);
 		read_services(ld, config_root_setting(&lc));
 		config_destroy(&lc);
 	}
@@ -1067,12 +1172,17 @@ const char *group_strategy_name(enum group_strategy s)
 	return strategy_names[s];
 }
 
+enum { GK_NAME, GK_STRATEGY, GK_MEMBERS, GK_INTENSITY, GK_PERIOD,
+       GK_ESCALATE };
+static const char *const group_keys[] = {
+    [GK_NAME] = "name",           [GK_STRATEGY] = "strategy",
+    [GK_MEMBERS] = "members",     [GK_INTENSITY] = "intensity",
+    [GK_PERIOD] = "period",       [GK_ESCALATE] = "escalate", NULL};
+
 static void read_group(struct loader *ld, config_setting_t *g)
 {
-	static const char *const known[] = {"name",      "strategy", "members",
-	                                    "intensity", "period",   "escalate",
-	                                    NULL};
 	struct tend_config *cfg = ld->cfg;
+	struct members m;
 	struct group_config gc = {.strategy = GROUP_ONE_FOR_ONE,
 	                          .intensity = 5, .period = 10.0};
 	const char *name;
@@ -1084,10 +1194,10 @@ static void read_group(struct loader *ld, config_setting_t *g)
 		     type_name(g));
 		return;
 	}
-	check_keys(ld, g, "groups", known);
+	read_members(ld, g, "groups", group_keys, &m);
 	gc.file = xstrdup(file_of(ld, g));
 	gc.line = line_of(g);
-	name = get_string(ld, g, "groups", "name", &bad);
+	name = get_string(ld, &m, GK_NAME, &bad);
 	if (name == NULL || !valid_name(name)) {
 		if (!bad)
 			fail(ld, g, "groups.name",
@@ -1098,15 +1208,15 @@ static void read_group(struct loader *ld, config_setting_t *g)
 		return;
 	}
 	snprintf(gc.name, sizeof(gc.name), "%s", name);
-	get_enum(ld, g, "groups", "strategy", strategy_names, &v);
+	get_enum(ld, &m, GK_STRATEGY, strategy_names, &v);
 	gc.strategy = (enum group_strategy)v;
-	gc.members = get_names(ld, g, "groups", "members", &gc.nmembers,
+	gc.members = get_names(ld, &m, GK_MEMBERS, &gc.nmembers,
 	                       &gc.members_line);
-	if (gc.nmembers == 0 && !config_setting_get_member(g, "members"))
+	if (gc.nmembers == 0 && m.at[GK_MEMBERS] == NULL)
 		fail(ld, g, "groups.members", "missing for group '%s'", name);
-	get_int(ld, g, "groups", "intensity", &gc.intensity, 0, 100);
-	get_double(ld, g, "groups", "period", &gc.period, 0, true, 86400);
-	get_bool(ld, g, "groups", "escalate", &gc.escalate);
+	get_int(ld, &m, GK_INTENSITY, &gc.intensity, 0, 100);
+	get_double(ld, &m, GK_PERIOD, &gc.period, 0, true, 86400);
+	get_bool(ld, &m, GK_ESCALATE, &gc.escalate);
 	cfg->groups = realloc(cfg->groups, (cfg->ngroups + 1) * sizeof(gc));
 	if (cfg->groups == NULL)
 		fatalx("out of memory");
@@ -1128,42 +1238,70 @@ static void read_groups(struct loader *ld, config_setting_t *root)
 		read_group(ld, config_setting_get_elem(list, i));
 }
 
-static int find_service(const struct tend_config *cfg, const char *name)
+/* Where `name` is in the index: its slot, or the free slot it would take. */
+static size_t *index_slot(const struct loader *ld, const char *name)
 {
-	for (size_t i = 0; i < cfg->nservices; i++)
-		if (strcmp(cfg->services[i].name, name) == 0)
-			return (int)i;
-	return -1;
+	size_t at = hash_name(name) & ld->index_mask;
+
+	while (ld->index[at] &&
+	       strcmp(ld->cfg->services[ld->index[at] - 1].name, name) != 0)
+		at = (at + 1) & ld->index_mask;
+	return &ld->index[at];
+}
+
+/* The index of the service named `name`, or -1. */
+static int find_service(const struct loader *ld, const char *name)
+{
+	return (int)*index_slot(ld, name) - 1;
+}
+
+/* Instance i of the service written as `name` (name#i), or -1. */
+static int find_instance(const struct loader *ld, const char *name, int i)
+{
+	char full[NAME_MAX_LEN + 16];
+
+	snprintf(full, sizeof(full), "%s#%d", name, i);
+	return find_service(ld, full);
+}
+
+static void add_name(char ***list, size_t *n, size_t *room, const char *name)
+{
+	if (*n + 1 >= *room) {
+		*room = *room ? 2 * *room : 4;
+		*list = realloc(*list, *room * sizeof(**list));
+		if (*list == NULL)
+			fatalx("out of memory");
+	}
+	(*list)[(*n)++] = xstrdup(name);
 }
 
 /*
  * Names as written to names of services: "web" is the service web, or
- * every instance of it (web#0, web#1...). An unknown name is an error at
- * `file:line` under `key`.
+ * every instance of it (web#0, web#1...), in config order. An unknown
+ * name is an error at `file:line` under `key`.
  */
 static char **expand_names(struct loader *ld, char **names, size_t *n,
                            const char *file, int line, const char *key)
 {
-	struct tend_config *cfg = ld->cfg;
 	char **out = NULL;
-	size_t nout = 0;
+	size_t nout = 0, room = 0;
 
 	for (size_t i = 0; i < *n; i++) {
-		size_t len = strlen(names[i]), found = 0;
-		for (size_t k = 0; k < cfg->nservices; k++) {
-			const char *sn = cfg->services[k].name;
-			if (strcmp(sn, names[i]) != 0 &&
-			    !(strncmp(sn, names[i], len) == 0 && sn[len] == '#'))
-				continue;
-			out = realloc(out, (nout + 2) * sizeof(*out));
-			if (out == NULL)
-				fatalx("out of memory");
-			out[nout++] = xstrdup(sn);
-			found++;
-		}
-		if (found == 0)
+		int exact = find_service(ld, names[i]);
+		int k = find_instance(ld, names[i], 0);
+		bool exact_first = exact >= 0 && (k < 0 || exact < k);
+
+		if (exact < 0 && k < 0) {
 			errors_add(ld->errs, file, line,
 			           "%s: no service named '%s'", key, names[i]);
+			continue;
+		}
+		if (exact_first)
+			add_name(&out, &nout, &room, names[i]);
+		for (int j = 1; k >= 0; k = find_instance(ld, names[i], j++))
+			add_name(&out, &nout, &room, ld->cfg->services[k].name);
+		if (exact >= 0 && !exact_first)
+			add_name(&out, &nout, &room, names[i]);
 	}
 	free_names(names, *n);
 	*n = nout;
@@ -1171,22 +1309,26 @@ static char **expand_names(struct loader *ld, char **names, size_t *n,
 }
 
 /* Depth-first: a service on the current path again is a cycle. */
-static bool has_cycle(struct tend_config *cfg, int at, char *mark,
-                      char *path, size_t pathlen)
+static bool has_cycle(struct loader *ld, int at, char *mark, char *path,
+                      size_t pathlen)
 {
-	struct service_config *sc = &cfg->services[at];
+	struct service_config *sc = &ld->cfg->services[at];
 	size_t used = strlen(path);
 
 	if (mark[at] == 2)
 		return false;
+	if (mark[at] == 0 && sc->ndepends == 0) {
+		mark[at] = 2; /* depends on nothing: on no cycle */
+		return false;
+	}
 	snprintf(path + used, pathlen - used, "%s'%s'", used ? " -> " : "",
 	         sc->name);
 	if (mark[at] == 1)
 		return true;
 	mark[at] = 1;
 	for (size_t i = 0; i < sc->ndepends; i++) {
-		int d = find_service(cfg, sc->depends[i]);
-		if (d >= 0 && has_cycle(cfg, d, mark, path, pathlen))
+		int d = find_service(ld, sc->depends[i]);
+		if (d >= 0 && has_cycle(ld, d, mark, path, pathlen))
 			return true;
 	}
 	mark[at] = 2;
@@ -1213,7 +1355,7 @@ static void check_links(struct loader *ld)
 	}
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		path[0] = '\0';
-		if (has_cycle(cfg, (int)i, mark, path, sizeof(path))) {
+		if (has_cycle(ld, (int)i, mark, path, sizeof(path))) {
 			struct service_config *sc = &cfg->services[i];
 			errors_add(ld->errs, sc->file, sc->depends_line,
 			           "depends: a cycle: %s", path);
@@ -1247,40 +1389,34 @@ static void check_links(struct loader *ld)
 	}
 }
 
-static const struct service_config *sort_base;
-
-/* By name, then by where it is defined: the first of equals comes first. */
-static int by_name_then_order(const void *a, const void *b)
-{
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	int c = strcmp(sort_base[x].name, sort_base[y].name);
-
-	return c ? c : (x > y) - (x < y);
-}
-
-/* Sorted, so that ten thousand services cost no more than a few ms. */
+/*
+ * Index every service by name (open addressing: a lookup costs about one
+ * comparison, where scanning ten thousand services for each name of
+ * `depends` would cost about a second). A name indexed already is a
+ * duplicate.
+ */
 static void check_duplicates(struct loader *ld)
 {
 	struct tend_config *cfg = ld->cfg;
-	size_t *idx = xcalloc(cfg->nservices + 1, sizeof(*idx));
+	size_t size = 16;
 
-	for (size_t i = 0; i < cfg->nservices; i++)
-		idx[i] = i;
-	sort_base = cfg->services;
-	qsort(idx, cfg->nservices, sizeof(*idx), by_name_then_order);
-	for (size_t k = 1, run = 0; k < cfg->nservices; k++) {
-		const struct service_config *first = &cfg->services[idx[run]];
-		const struct service_config *dup = &cfg->services[idx[k]];
-		if (strcmp(first->name, dup->name) != 0) {
-			run = k;
+	while (size < 2 * cfg->nservices)
+		size *= 2;
+	ld->index = xcalloc(size, sizeof(*ld->index));
+	ld->index_mask = size - 1;
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct service_config *dup = &cfg->services[i], *first;
+		size_t *slot = index_slot(ld, dup->name);
+		if (*slot == 0) {
+			*slot = i + 1;
 			continue;
 		}
+		first = &cfg->services[*slot - 1];
 		errors_add(ld->errs, dup->file, dup->line,
 		           "name: duplicate service '%s', first defined at "
 		           "%s:%d",
 		           dup->name, first->file, first->line);
 	}
-	free(idx);
 }
 
 static char *absolute(const char *path)
@@ -1299,15 +1435,17 @@ static char *absolute(const char *path)
 
 /*
  * Read and check the config at `path`. Returns the config, or NULL with
- * every problem in `errs`. The caller frees it with config_free().
+ * every problem in `errs`. The caller frees it with config_free(), and
+ * may free libconfig's tree of it sooner with config_drop_parsed().
  */
 struct tend_config *config_load(const char *path, struct errors *errs)
 {
 	struct tend_config *cfg = xcalloc(1, sizeof(*cfg));
 	static const char *const known[] = {"tend", "services", "groups", NULL};
 	struct loader ld = {.cfg = cfg, .errs = errs};
+	struct members root;
 	config_setting_t *tend;
-	config_t lc;
+	config_t *lc = xcalloc(1, sizeof(*lc));
 	size_t before = errs->count;
 	char *slash;
 
@@ -1323,10 +1461,13 @@ struct tend_config *config_load(const char *path, struct errors *errs)
 	cfg->cgroups = true;
 	ld.file = path;
 
-	if (parse_file(&ld, &lc, path, cfg->dir) < 0)
+	if (parse_file(&ld, lc, path, cfg->dir) < 0) {
+		free(lc);
 		goto out;
-	check_keys(&ld, config_root_setting(&lc), "", known);
-	tend = get_group(&ld, config_root_setting(&lc), "", "tend");
+	}
+	cfg->parsed = lc;
+	read_members(&ld, config_root_setting(lc), "", known, &root);
+	tend = get_group(&ld, &root, 0);
 	if (tend)
 		read_globals(&ld, tend);
 	if (cfg->nplugin_path == 0) {
@@ -1334,14 +1475,15 @@ struct tend_config *config_load(const char *path, struct errors *errs)
 		cfg->plugin_path = xcalloc(1, sizeof(char *));
 		cfg->plugin_path[cfg->nplugin_path++] = xstrdup(TEND_PLUGINDIR);
 	}
-	read_services(&ld, config_root_setting(&lc));
-	read_groups(&ld, config_root_setting(&lc));
-	config_destroy(&lc);
+	read_services(&ld, config_root_setting(lc));
+	read_groups(&ld, config_root_setting(lc));
 	read_dropins(&ld);
 	check_duplicates(&ld);
 	if (errs->count == before)
 		check_links(&ld);
 out:
+	forget_plugins(&ld);
+	free(ld.index);
 	if (errs->count > before) {
 		config_free(cfg);
 		return NULL;
@@ -1405,10 +1547,24 @@ unsigned service_config_diff(const struct service_config *a,
 	return d;
 }
 
+/*
+ * Free what libconfig read, which nothing refers to: a tree as big as the
+ * file, left for later so that a reload can first do what is waited for.
+ */
+void config_drop_parsed(struct tend_config *cfg)
+{
+	if (cfg->parsed == NULL)
+		return;
+	config_destroy(cfg->parsed);
+	free(cfg->parsed);
+	cfg->parsed = NULL;
+}
+
 void config_free(struct tend_config *cfg)
 {
 	if (cfg == NULL)
 		return;
+	config_drop_parsed(cfg);
 	for (size_t i = 0; i < cfg->nservices; i++)
 		service_config_clear(&cfg->services[i]);
 	free(cfg->services);

@@ -91,18 +91,13 @@ static void conn_watch(struct conn *c)
 	ev_io_start(loop, &c->io);
 }
 
-static void queue_reply(struct conn *c, json_t *reply)
+/* Queue a reply line (malloc'ed, taken over; NULL: it could not be made). */
+static void queue_text(struct conn *c, char *text)
 {
 	static const char fallback[] =
 	    "{\"v\":1,\"ok\":false,\"error\":\"cannot encode the reply\"}";
-	char *text = NULL;
 	size_t len;
 
-	if (reply) {
-		json_object_set_new(reply, "v", json_integer(CONTROL_VERSION));
-		text = json_dumps(reply, JSON_COMPACT);
-		json_decref(reply);
-	}
 	if (text == NULL)
 		text = strdup(fallback);
 	if (text == NULL)
@@ -122,6 +117,18 @@ static void queue_reply(struct conn *c, json_t *reply)
 	c->outlen += len + 1;
 	free(text);
 	conn_watch(c);
+}
+
+static void queue_reply(struct conn *c, json_t *reply)
+{
+	char *text = NULL;
+
+	if (reply) {
+		json_object_set_new(reply, "v", json_integer(CONTROL_VERSION));
+		text = json_dumps(reply, JSON_COMPACT);
+		json_decref(reply);
+	}
+	queue_text(c, text);
 }
 
 static json_t *error_reply(const char *fmt, ...)
@@ -263,29 +270,108 @@ static json_t *last_reload(double now)
 	return o;
 }
 
-static json_t *report_json(const struct reload_report *r)
-{
-	json_t *list = json_array();
+/* A reply's text, grown as it is written. */
+struct text {
+	char *s;
+	size_t len, room;
+};
 
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->len + n + 1 > t->room) {
+		size_t room = t->room ? t->room : 4096;
+		char *grown;
+		while (t->len + n + 1 > room)
+			room *= 2;
+		if ((grown = realloc(t->s, room)) == NULL)
+			fatalx("out of memory");
+		t->s = grown;
+		t->room = room;
+	}
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = '\0';
+}
+
+static void text_str(struct text *t, const char *s)
+{
+	text_add(t, s, strlen(s));
+}
+
+/* `s` (valid UTF-8) as a JSON string, escaped as jansson would. */
+static void text_json_string(struct text *t, const char *s)
+{
+	static const char *const short_escapes[0x20] = {
+	    ['\b'] = "\\b", ['\f'] = "\\f", ['\n'] = "\\n",
+	    ['\r'] = "\\r", ['\t'] = "\\t"};
+
+	text_add(t, "\"", 1);
+	while (*s) {
+		unsigned char ch;
+		size_t plain = 0;
+		char esc[8];
+		while (s[plain] && s[plain] != '"' && s[plain] != '\\' &&
+		       (unsigned char)s[plain] >= 0x20)
+			plain++;
+		text_add(t, s, plain);
+		s += plain;
+		if ((ch = (unsigned char)*s++) == '\0')
+			break;
+		if (ch == '"' || ch == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", ch);
+		else if (short_escapes[ch])
+			snprintf(esc, sizeof(esc), "%s", short_escapes[ch]);
+		else
+			snprintf(esc, sizeof(esc), "\\u%04X", ch);
+		text_str(t, esc);
+	}
+	text_add(t, "\"", 1);
+}
+
+/*
+ * The reply to a reload: its summary made by jansson, then its list of
+ * services (every one, a thousand or more) written directly, which costs
+ * a small part of building a JSON object for each.
+ */
+static char *report_text(const struct reload_report *r)
+{
+	json_t *head = json_pack(
+	    "{s:I, s:b, s:s, s:f, s:o, s:o}", "id", (json_int_t)r->id,
+	    "dry_run", r->dry_run, "result",
+	    r->dry_run && !r->rejected ? "planned"
+	    : r->rejected              ? "rejected"
+	                               : "applied",
+	    "took", r->took, "errors", string_list(&r->errors), "notes",
+	    string_list(&r->notes));
+	char *summary = head ? json_dumps(head, JSON_COMPACT) : NULL;
+	struct text t = {0};
+	char end[32];
+
+	json_decref(head);
+	if (summary == NULL)
+		return NULL;
+	text_str(&t, !r->rejected && failed_items(r) == 0
+	                 ? "{\"ok\":true,\"reload\":"
+	                 : "{\"ok\":false,\"reload\":");
+	text_add(&t, summary, strlen(summary) - 1); /* open: services follow */
+	free(summary);
+	text_str(&t, ",\"services\":[");
 	for (size_t i = 0; i < r->nitems; i++) {
 		const struct reload_item *it = &r->items[i];
-		json_t *one = json_pack("{s:s, s:s}", "name", it->name,
-		                        "outcome",
-		                        reload_outcome_name(it->outcome));
-		if (it->reason)
-			json_object_set_new(
-			    one, "reason",
-			    json_string(utf8_sanitize(it->reason)));
-		json_array_append_new(list, one);
+		text_str(&t, i ? ",{\"name\":" : "{\"name\":");
+		text_json_string(&t, it->name);
+		text_str(&t, ",\"outcome\":\"");
+		text_str(&t, reload_outcome_name(it->outcome));
+		text_add(&t, "\"", 1);
+		if (it->reason) {
+			text_str(&t, ",\"reason\":");
+			text_json_string(&t, utf8_sanitize(it->reason));
+		}
+		text_add(&t, "}", 1);
 	}
-	return json_pack("{s:b, s:{s:I, s:b, s:s, s:f, s:o, s:o, s:o}}", "ok",
-	                 !r->rejected && failed_items(r) == 0, "reload", "id",
-	                 (json_int_t)r->id, "dry_run", r->dry_run, "result",
-	                 r->dry_run && !r->rejected ? "planned"
-	                 : r->rejected              ? "rejected"
-	                                            : "applied",
-	                 "took", r->took, "errors", string_list(&r->errors),
-	                 "notes", string_list(&r->notes), "services", list);
+	snprintf(end, sizeof(end), "]},\"v\":%d}", CONTROL_VERSION);
+	text_str(&t, end);
+	return t.s;
 }
 
 static void on_reloaded(void *arg, const struct reload_report *r)
@@ -293,8 +379,10 @@ static void on_reloaded(void *arg, const struct reload_report *r)
 	struct conn *c = arg;
 
 	c->waiting = false;
-	queue_reply(c, r ? report_json(r)
-	                 : error_reply("tendd is shutting down"));
+	if (r)
+		queue_text(c, report_text(r));
+	else
+		queue_reply(c, error_reply("tendd is shutting down"));
 }
 
 static bool may_change(const struct conn *c)

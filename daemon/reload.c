@@ -61,6 +61,8 @@ static char next_origin[64];
 static struct reload_report *last; /* the last one applied or rejected */
 static double last_signal_start = -1e9;
 static ev_timer settle;  /* after a change of state: all settled now? */
+static ev_idle tidy;     /* frees what the last reload left, when idle */
+static struct tend_config *retired; /* the config it replaced */
 static ev_timer kick;    /* the next reload, after this one or a holdoff */
 
 static const char *const outcome_names[] = {
@@ -88,20 +90,16 @@ static void report_free(struct reload_report *r)
 	free(r);
 }
 
+/* r->items has room for every item: plan() made it. */
 static struct reload_item *add_item(struct reload_report *r, const char *name,
                                     enum reload_outcome o)
 {
-	struct reload_item *grown =
-	    realloc(r->items, (r->nitems + 1) * sizeof(*grown));
+	struct reload_item *it = &r->items[r->nitems++];
 
-	if (grown == NULL)
-		fatalx("out of memory");
-	r->items = grown;
-	grown = &r->items[r->nitems++];
-	memset(grown, 0, sizeof(*grown));
-	snprintf(grown->name, sizeof(grown->name), "%s", name);
-	grown->outcome = o;
-	return grown;
+	memset(it, 0, sizeof(*it));
+	memcpy(it->name, name, strnlen(name, sizeof(it->name) - 1));
+	it->outcome = o;
+	return it;
 }
 
 static void set_reason(struct reload_item *it, const char *fmt, ...)
@@ -122,15 +120,55 @@ static void set_reason(struct reload_item *it, const char *fmt, ...)
 	}
 }
 
-static int by_name(const void *a, const void *b)
+/* The services running, to find each name of the new config among. */
+struct lookup {
+	struct supervisor **sv; /* in their order: the config's */
+	size_t n;
+	size_t next;    /* where the next name most likely is */
+	size_t *sorted; /* positions by name, made at the first miss */
+};
+
+static int by_name(const void *a, const void *b, void *arg)
 {
-	return strcmp((*(struct supervisor *const *)a)->cfg.name,
-	              (*(struct supervisor *const *)b)->cfg.name);
+	struct supervisor **sv = arg;
+
+	return strcmp(sv[*(const size_t *)a]->cfg.name,
+	              sv[*(const size_t *)b]->cfg.name);
 }
 
-static int name_cmp(const void *key, const void *elem)
+/*
+ * The position of the running service named `name`, or -1. A config
+ * mostly keeps its order, so the place after the last one found is
+ * tried first: one comparison a service. Otherwise a binary search, on
+ * names sorted at the first miss.
+ */
+static long find_running(struct lookup *l, const char *name)
 {
-	return strcmp(key, (*(struct supervisor *const *)elem)->cfg.name);
+	size_t lo = 0, hi = l->n;
+
+	if (l->next < l->n && strcmp(l->sv[l->next]->cfg.name, name) == 0)
+		return (long)l->next++;
+	if (l->sorted == NULL) {
+		l->sorted = calloc(l->n + 1, sizeof(*l->sorted));
+		if (l->sorted == NULL)
+			fatalx("out of memory");
+		for (size_t i = 0; i < l->n; i++)
+			l->sorted[i] = i;
+		qsort_r(l->sorted, l->n, sizeof(*l->sorted), by_name, l->sv);
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(name, l->sv[l->sorted[mid]]->cfg.name);
+		if (c == 0) {
+			l->next = l->sorted[mid] + 1;
+			return (long)l->sorted[mid];
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
 }
 
 /* What a service runs now, or will once its current run is over. */
@@ -243,12 +281,13 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 	struct supervisor **list = calloc(nold + cfg->nservices + 1,
 	                                  sizeof(*list));
 	bool *kept = calloc(nold + 1, sizeof(*kept));
+	struct lookup lookup = {.sv = old, .n = nold};
 
-	if (old == NULL || list == NULL || kept == NULL)
+	r->items = calloc(nold + cfg->nservices + 1, sizeof(*r->items));
+	if (old == NULL || list == NULL || kept == NULL || r->items == NULL)
 		fatalx("out of memory");
 	for (size_t i = 0; i < nold; i++)
 		old[i] = services_at(i);
-	qsort(old, nold, sizeof(*old), by_name);
 	if (apply) {
 		states = calloc(cfg->nservices + nold + 1, sizeof(*states));
 		if (states == NULL)
@@ -257,16 +296,15 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		struct service_config *sc = &cfg->services[i];
-		struct supervisor **at =
-		    bsearch(sc->name, old, nold, sizeof(*old), name_cmp);
-		struct supervisor *sv = at ? *at : NULL;
+		long at = find_running(&lookup, sc->name);
+		struct supervisor *sv = at >= 0 ? old[at] : NULL;
 		struct reload_item *it;
 		struct item_state *st;
 		char why[REASON_MAX] = "";
 		enum reload_outcome o;
 
 		if (sv) {
-			kept[at - old] = true;
+			kept[at] = true;
 			o = classify(sv, sc, plugins[i], why, sizeof(why));
 		} else {
 			o = plugins[i] ? RO_ADDED : RO_FAILED;
@@ -274,7 +312,7 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 		it = add_item(r, sc->name, o);
 		if (o == RO_FAILED)
 			set_reason(it, "%s", load_errors[i]);
-		else
+		else if (why[0] != '\0') /* most are unchanged: no reason */
 			set_reason(it, "%s", why);
 		if (!apply)
 			continue;
@@ -301,8 +339,7 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 		} else {
 			if (!sv->has_next && supervisor_update(sv, sc))
 				st->wait = W_RELOAD;
-			service_config_clear(sc);
-			plugin_put(plugins[i]);
+			plugin_put(plugins[i]); /* what is left of sc: on_tidy() */
 		}
 		plugins[i] = NULL;
 		st->sv = sv;
@@ -335,6 +372,7 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 	}
 	free(old);
 	free(kept);
+	free(lookup.sorted);
 }
 
 static void log_report(const struct reload_report *r)
@@ -485,14 +523,32 @@ static void begin(const char *origin)
 	services_set_groups(cfg);
 	plan(r, cfg, plugins, errs, true);
 	unload(cfg, plugins, errs);
-	for (size_t i = 0; i < cfg->nservices; i++)
-		service_config_clear(&cfg->services[i]); /* all taken over */
-	free(cfg->services);
-	cfg->services = NULL;
-	cfg->nservices = 0;
-	config_free(current);
+	config_free(retired); /* the loop was not idle since the last one */
+	retired = current;
 	current = cfg;
 	settled();
+}
+
+/*
+ * Free what the last reload left: the config it replaced, libconfig's
+ * tree of the new one, the service configs nothing took over. Freeing a
+ * thousand services is work the reply need not wait for: it is done once
+ * the reload is over and the loop idle, the reply written.
+ */
+static void on_tidy(struct ev_loop *l, ev_idle *w, int revents)
+{
+	(void)revents;
+	ev_idle_stop(l, w);
+	config_free(retired);
+	retired = NULL;
+	if (current == NULL)
+		return;
+	config_drop_parsed(current);
+	for (size_t i = 0; i < current->nservices; i++)
+		service_config_clear(&current->services[i]);
+	free(current->services);
+	current->services = NULL;
+	current->nservices = 0;
 }
 
 /* Has every change settled? Finishes the reload when so. */
@@ -575,6 +631,7 @@ static bool settled(void)
 	w = waiters;
 	waiters = NULL;
 	finish(r, w);
+	ev_idle_start(loop, &tidy);
 	/* SIGHUPs alone are held off; someone waiting for a reply is not */
 	if (next_wanted && !stopping)
 		kick_after(queued == NULL
@@ -701,8 +758,10 @@ void reload_init(struct ev_loop *l, struct tend_config *cfg, bool debug)
 {
 	loop = l;
 	current = cfg;
+	config_drop_parsed(cfg); /* the services are made */
 	debug_forced = debug;
 	ev_timer_init(&settle, on_settle, 0., 0.);
+	ev_idle_init(&tidy, on_tidy);
 	ev_init(&kick, on_kick);
 	supervisor_observe(on_change, NULL);
 }
@@ -711,6 +770,7 @@ void reload_shutdown(void)
 {
 	ev_timer_stop(loop, &settle);
 	ev_timer_stop(loop, &kick);
+	ev_idle_stop(loop, &tidy);
 	call_waiters(waiters, NULL);
 	call_waiters(queued, NULL);
 	waiters = queued = NULL;
@@ -720,6 +780,8 @@ void reload_shutdown(void)
 	running = NULL;
 	report_free(last);
 	last = NULL;
+	config_free(retired);
+	retired = NULL;
 	config_free(current);
 	current = NULL;
 }

@@ -219,9 +219,11 @@ struct tend_config {
 	size_t nservices;
 	struct group_config *groups;
 	size_t ngroups;
+	void *parsed; /* the main file as libconfig read it, or NULL */
 };
 
 struct tend_config *config_load(const char *path, struct errors *);
+void config_drop_parsed(struct tend_config *);
 void config_free(struct tend_config *);
 void service_config_clear(struct service_config *);
 const char *executor_name(enum executor_kind);

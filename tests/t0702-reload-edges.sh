@@ -130,4 +130,63 @@ check "big: which is logged" log_has 'w: settings too large for a child'
 stop_tendd
 is "$TENDD_STATUS" 0 "tendd exits 0"
 check_clean_log
+
+# --- services are matched by name whatever their order: reversed, one
+# removed and one added in the middle, one changed; the reply lists each
+# order_conf NAME[:changed]...: async tickers, in that order
+order_conf() {
+	local n sep=
+	{
+		echo "services = ("
+		for n in "$@"; do
+			printf '%s  { name = "%s"; plugin = "ticker.so"; executor = "async";%s }' \
+				"$sep" "${n%%:*}" "$([ "$n" != "${n%:changed}" ] && echo ' stop_timeout = 3.0;')"
+			sep=$',\n'
+		done
+		printf '\n);\n'
+	} | write_conf
+}
+outcomes() {
+	perl -MJSON::PP -0777 -ne 'print join " ", map "$_->{name}=$_->{outcome}",
+		@{decode_json($_)->{reload}{services}}' "$1"
+}
+order_conf a b c d e f g h
+start_tendd || exit 1
+wait_for 10 state_is h ready
+order_conf h g f x e c:changed b a
+tctl --json reload >"$T/j"
+is $? 0 "order: the reload succeeds"
+is "$(outcomes "$T/j")" \
+	"h=unchanged g=unchanged f=unchanged x=added e=unchanged c=reconfigured b=unchanged a=unchanged d=removed" \
+	"order: each service is found by name, in any order"
+order_conf h g f x e c:changed b a
+tctl --json reload >"$T/j"
+is "$(outcomes "$T/j")" \
+	"h=unchanged g=unchanged f=unchanged x=unchanged e=unchanged c=unchanged b=unchanged a=unchanged" \
+	"order: then nothing changed"
+stop_tendd
+is "$TENDD_STATUS" 0 "tendd exits 0"
+
+# --- a reason with a quote, a backslash and a tab is escaped in the reply
+odd="$T/"$'q"b\\s\tt'
+mkdir -p "$odd"
+cp "$B/plugins/ticker.so" "$odd/ticker.so"
+esc=$(printf '%s' "$odd" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/\t/\\t/g')
+printf 'services = (\n  { name = "odd"; plugin = "%s/ticker.so"; executor = "async"; },\n  { name = "fine"; plugin = "ticker.so"; executor = "async"; }\n);\n' \
+	"$esc" | write_conf
+start_tendd || exit 1
+wait_for 10 state_is odd ready
+printf 'not a shared object\n' >"$odd/ticker.so.new"
+mv -f "$odd/ticker.so.new" "$odd/ticker.so"
+tctl --json reload >"$T/j"
+is $? 1 "escape: the reload reports a failed service"
+is "$(ODD=$odd perl -MJSON::PP -0777 -ne '
+	my ($s) = grep { $_->{name} eq "odd" } @{decode_json($_)->{reload}{services}};
+	print $s->{outcome}, " ", index($s->{reason}, "cannot load \x27$ENV{ODD}/ticker.so\x27") >= 0 ? "named" : "not named: $s->{reason}"' "$T/j")" \
+	"failed named" "escape: the reason, with the odd path, reads back from the JSON"
+like "$(cat "$T/j")" 'q\\"b\\\\s\\tt/ticker.so' "escape: quote, backslash and tab are escaped"
+is "$(outcomes "$T/j")" "odd=failed fine=unchanged" "escape: and the other service is unchanged"
+stop_tendd
+is "$TENDD_STATUS" 0 "tendd exits 0"
+check_clean_log
 done_testing

@@ -274,6 +274,89 @@ static void test_instances(void)
 	errors_clear(&errs);
 }
 
+/*
+ * Names are looked up in an index: depends on a service with instances
+ * names each instance, in config order; duplicates and missing plugins
+ * are each reported once per service, in config order.
+ */
+static void test_links(void)
+{
+	struct errors errs = {0};
+	struct tend_config *cfg;
+	char want[2 * PATH_MAX + 128];
+
+	cfg = load("tend = { plugin_path = [ \".\" ]; };\n"
+	           "services = (\n"
+	           "  { name = \"w\"; plugin = \"p.so\"; executor = \"async\";\n"
+	           "    depends = [ \"c\", \"d\" ]; },\n"
+	           "  { name = \"c\"; plugin = \"p.so\"; executor = \"async\";\n"
+	           "    instances = 3; },\n"
+	           "  { name = \"d\"; plugin = \"p.so\"; executor = \"async\";\n"
+	           "    depends = [ \"c\" ]; }\n"
+	           ");\n",
+	           &errs);
+	if (!ok(cfg != NULL, "depends on instances: loaded"))
+		dump_errors(&errs);
+	if (cfg && is_int(cfg->services[0].ndepends, 4,
+	                  "w depends on c's three instances and d")) {
+		is_str(cfg->services[0].depends[0], "c#0", "c#0 first");
+		is_str(cfg->services[0].depends[1], "c#1", "then c#1");
+		is_str(cfg->services[0].depends[2], "c#2", "then c#2");
+		is_str(cfg->services[0].depends[3], "d", "then d");
+	}
+	config_free(cfg);
+	errors_clear(&errs);
+
+	cfg = load("tend = { plugin_path = [ \".\" ]; };\n"
+	           "services = (\n"
+	           "  { name = \"b\"; plugin = \"p.so\"; executor = \"async\"; },\n"
+	           "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\"; },\n"
+	           "  { name = \"b\"; plugin = \"p.so\"; executor = \"async\"; },\n"
+	           "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\"; },\n"
+	           "  { name = \"a\"; plugin = \"p.so\"; executor = \"async\"; }\n"
+	           ");\n",
+	           &errs);
+	ok(cfg == NULL, "duplicates: refused");
+	if (is_int(errs.count, 3, "duplicates: each one reported")) {
+		snprintf(want, sizeof(want), "%s:5: name: duplicate service "
+		         "'b', first defined at %s:3", conf, conf);
+		is_str(errs.msgs[0], want, "the first duplicate first");
+		snprintf(want, sizeof(want), "%s:6: name: duplicate service "
+		         "'a', first defined at %s:4", conf, conf);
+		is_str(errs.msgs[1], want, "then the next");
+		snprintf(want, sizeof(want), "%s:7: name: duplicate service "
+		         "'a', first defined at %s:4", conf, conf);
+		is_str(errs.msgs[2], want, "each names the first definition");
+	} else {
+		dump_errors(&errs);
+	}
+	config_free(cfg);
+	errors_clear(&errs);
+
+	cfg = load("tend = { plugin_path = [ \".\" ]; };\n"
+	           "services = (\n"
+	           "  { name = \"a\"; plugin = \"no.so\"; executor = \"async\"; },\n"
+	           "  { name = \"b\"; plugin = \"p.so\"; executor = \"async\"; },\n"
+	           "  { name = \"c\"; plugin = \"no.so\"; executor = \"async\"; }\n"
+	           ");\n",
+	           &errs);
+	ok(cfg == NULL, "a missing plugin: refused");
+	if (is_int(errs.count, 2, "a missing plugin: once per service")) {
+		snprintf(want, sizeof(want), "%s:3: plugin: 'no.so' not found",
+		         conf);
+		ok(strncmp(errs.msgs[0], want, strlen(want)) == 0,
+		   "for the first service");
+		snprintf(want, sizeof(want), "%s:5: plugin: 'no.so' not found",
+		         conf);
+		ok(strncmp(errs.msgs[1], want, strlen(want)) == 0,
+		   "and for the other");
+	} else {
+		dump_errors(&errs);
+	}
+	config_free(cfg);
+	errors_clear(&errs);
+}
+
 static void test_errors(void)
 {
 	char msg[PATH_MAX + 64];
@@ -726,6 +809,7 @@ int main(void)
 	test_defaults();
 	test_values();
 	test_instances();
+	test_links();
 	test_errors();
 	test_syntax();
 	test_many();
