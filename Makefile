@@ -44,9 +44,9 @@ DAEMON = main host supervisor backoff exit events services reload notify \
          recent \
          config settings \
          plugin errors log clock control exec exec_async exec_thread \
-         exec_thread_async exec_process proto cgroup utf8 mailbox
+         exec_thread_async exec_process spawn proto cgroup utf8 mailbox
 # The child side of the process executors.
-RUNNER = runner proto settings clock utf8
+RUNNER = runner launcher proto settings clock utf8
 RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
 PLUGINS = ticker worker relay counter exec
@@ -75,9 +75,10 @@ $(BUILD)/tendd: $(DAEMON_OBJS)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
+# -z now: the launcher binds every symbol once, not each runner it forks
 $(BUILD)/tend-runner: $(RUNNER_OBJS)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lev -ljansson -ldl -lpthread
+	$(Q)$(CC) $(ALL_LDFLAGS) -Wl,-z,now -o $@ $^ -lev -ljansson -ldl -lpthread
 
 $(BUILD)/tendctl: daemon/tendctl.c
 	@mkdir -p $(@D)

@@ -18,7 +18,6 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,14 +84,11 @@ struct proc_state {
 	unsigned first;
 };
 
-static const char *runner_path = TEND_LIBEXECDIR "/tend-runner";
 static char *cgroup_base; /* NULL: no cgroup, use the subreaper */
 static unsigned long spawn_counter;
 
-void exec_process_setup(const char *runner, const char *cgroup_dir)
+void exec_process_setup(const char *cgroup_dir)
 {
-	if (runner)
-		runner_path = runner;
 	free(cgroup_base);
 	cgroup_base = cgroup_dir ? strdup(cgroup_dir) : NULL;
 }
@@ -648,24 +644,39 @@ static void free_env(char **env)
 	free(env);
 }
 
-/* Move the child into its own cgroup before it runs any plugin code. */
-static void join_cgroup(struct instance *in)
+/* The service's cgroup, made when missing; -1 without cgroups. */
+static int open_cgroup(const struct instance *in)
 {
-	char path[4096], pid[32];
+	char path[4096];
 	int fd;
 
 	if (cgroup_base == NULL)
-		return;
+		return -1;
 	cgroup_path(in, path, sizeof(path));
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		log_warn("cannot create cgroup '%s'", path);
-		return;
+		return -1;
 	}
-	strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		log_warn("cannot open cgroup '%s'", path);
+	return fd;
+}
+
+/*
+ * Move a runner spawned directly into its cgroup (the launcher's join
+ * theirs), before it runs any plugin code: it waits for its config, sent
+ * after this.
+ */
+static void join_cgroup(struct instance *in, int dir)
+{
+	char pid[32];
+	int fd;
+
 	snprintf(pid, sizeof(pid), "%d", (int)in->pid);
-	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 ||
+	if ((fd = openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0 ||
 	    write(fd, pid, strlen(pid)) < 0)
-		log_warn("cannot move pid %s into '%s'", pid, path);
+		log_warn("cannot move pid %s into the cgroup of '%s'", pid,
+		         in->name);
 	if (fd >= 0)
 		close(fd);
 }
@@ -732,13 +743,8 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	const struct service_config *sc = &in->sv->cfg;
 	struct proc_state *st = calloc(1, sizeof(*st));
 	int chan[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	char ppid[24];
-	char *argv[4];
-	char **env;
-	int rc;
+	struct runner_spawn spawn = {.name = in->name, .cgroup = -1};
+	bool in_cgroup;
 	json_t *cfg_msg;
 	size_t cfg_len;
 
@@ -762,43 +768,21 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 		json_decref(cfg_msg);
 		goto fail;
 	}
-	chan[1] = high_fd(chan[1]);
-	out[1] = high_fd(out[1]);
-	errp[1] = high_fd(errp[1]);
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	posix_spawn_file_actions_adddup2(&fa, chan[1], PROTO_FD_CHANNEL);
-	posix_spawn_file_actions_adddup2(&fa, in->plugin->memfd,
-	                                 PROTO_FD_PLUGIN);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
-	                                    POSIX_SPAWN_SETSIGMASK |
-	                                    POSIX_SPAWN_SETSIGDEF);
-	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	argv[0] = (char *)"tend-runner";
-	argv[1] = in->name;
-	argv[2] = ppid;
-	argv[3] = NULL;
-	env = child_env(in, sc);
-	rc = posix_spawn(&in->pid, runner_path, &fa, &attr, argv, env);
-	free_env(env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	spawn.fds[0] = out[1] = high_fd(out[1]);
+	spawn.fds[1] = errp[1] = high_fd(errp[1]);
+	spawn.fds[2] = chan[1] = high_fd(chan[1]);
+	spawn.fds[3] = in->plugin->memfd;
+	spawn.cgroup = open_cgroup(in);
+	spawn.env = child_env(in, sc);
+	in->pid = spawn_runner(&spawn, &in_cgroup, err, errlen);
+	free_env(spawn.env);
 	close(chan[1]);
 	close(out[1]);
 	close(errp[1]);
 	chan[1] = out[1] = errp[1] = -1;
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot run '%s': %s", runner_path,
-		         strerror(rc));
-		in->pid = 0;
+	if (in->pid == 0) {
+		if (spawn.cgroup >= 0)
+			close(spawn.cgroup);
 		json_decref(cfg_msg);
 		goto fail;
 	}
@@ -806,7 +790,11 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	ev_child_init(&st->child, on_child, in->pid, 0);
 	st->child.data = in;
 	ev_child_start(in->sv->loop, &st->child);
-	join_cgroup(in);
+	if (spawn.cgroup >= 0) {
+		if (!in_cgroup)
+			join_cgroup(in, spawn.cgroup);
+		close(spawn.cgroup);
+	}
 
 	st->chan = chan[0];
 	ev_io_init(&st->chan_io, on_channel, st->chan, EV_READ);
@@ -890,7 +878,6 @@ static void process_reap(struct instance *in)
 {
 	struct proc_state *st = state(in);
 	struct ev_loop *loop = in->sv->loop;
-	char path[4096];
 
 	ev_child_stop(loop, &st->child);
 	ev_timer_stop(loop, &st->kill_timer);
@@ -914,10 +901,22 @@ static void process_reap(struct instance *in)
 		free(p->buf);
 		p->buf = NULL;
 	}
-	if (cgroup_base) {
-		cgroup_path(in, path, sizeof(path));
-		rmdir(path); /* EBUSY while killed processes die: kept */
-	}
+	/* the cgroup stays for the next run: see exec_process_forget() */
+}
+
+/*
+ * A service is gone: remove its cgroup, kept from run to run because
+ * making one again costs as much as a fork. EBUSY while killed
+ * processes die: then it is removed with the others when tendd exits.
+ */
+void exec_process_forget(const char *name)
+{
+	char path[4096];
+
+	if (cgroup_base == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", cgroup_base, name);
+	rmdir(path);
 }
 
 /* The plugin's calls end in the child; nothing to do here. */

@@ -79,7 +79,8 @@ static char *setup_processes(const struct tend_config *cfg)
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	if (cfg->cgroups)
 		cg = cgroup_find_base();
-	exec_process_setup(runner, cg);
+	exec_process_setup(cg);
+	spawn_init(loop, runner);
 	log_info("process services: runner '%s', tracked by %s%s%s", runner,
 	         exec_process_tracking(), cg ? " " : "", cg ? cg : "");
 	return cg;
@@ -260,11 +261,12 @@ int main(int argc, char **argv)
 	reload_shutdown();
 	notify_shutdown();
 	services_free();
+	spawn_shutdown();
 	events_shutdown();
 	if (cgroup)
 		cgroup_remove(cgroup);
 	free(cgroup);
-	exec_process_setup(NULL, NULL);
+	exec_process_setup(NULL);
 	ev_loop_destroy(loop);
 	recent_free();
 	if (status)

@@ -707,6 +707,7 @@ static int run_loop(void)
 
 int main(int argc, char **argv)
 {
+	const char *name;
 	json_t *cfg;
 	bool blocking;
 	pid_t parent;
@@ -716,12 +717,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tend-runner: started by tendd only\n");
 		return 64;
 	}
-	/* die with tendd; and if it died already, do not start at all */
 	parent = (pid_t)atol(argv[2]);
+	/* the launcher returns in each runner it forks, as tendd's child */
+	name = strcmp(argv[1], "--launcher") == 0 ? launcher_serve(parent)
+	                                          : argv[1];
+	/* die with tendd; and if it died already, do not start at all */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
-	snprintf(me.name, sizeof(me.name), "%s", argv[1]);
+	snprintf(me.name, sizeof(me.name), "%s", name);
 	me.ctx.host = &host_table;
 	reader = pthread_self(); /* until run_blocking() starts its own */
 	me.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

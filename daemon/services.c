@@ -109,6 +109,7 @@ void services_remove(struct supervisor *sv)
 	memmove(&all[i], &all[i + 1], (count - i - 1) * sizeof(*all));
 	count--;
 	recent_forget(sv->cfg.name);
+	exec_process_forget(sv->cfg.name);
 	if (sv->abandoned == 0) {
 		supervisor_free(sv);
 		services_start_waiting(); /* it may have been waited for */

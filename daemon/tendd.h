@@ -369,7 +369,20 @@ extern const struct executor_ops exec_thread_ops;
 extern const struct executor_ops exec_thread_async_ops;
 extern const struct executor_ops exec_process_ops;
 extern const struct executor_ops exec_process_async_ops;
-void exec_process_setup(const char *runner, const char *cgroup_dir);
+void exec_process_setup(const char *cgroup_dir);
+void exec_process_forget(const char *service);
+
+/* spawn.c: starting a runner, through the launcher when there is one */
+struct runner_spawn {
+	const char *name;
+	char **env;
+	int fds[4]; /* become the runner's stdout, stderr, channel, plugin */
+	int cgroup; /* a cgroup directory to start it in, or -1 */
+};
+void spawn_init(struct ev_loop *loop, const char *runner);
+pid_t spawn_runner(const struct runner_spawn *s, bool *in_cgroup, char *err,
+                   size_t errlen);
+void spawn_shutdown(void);
 const char *exec_process_tracking(void);
 const struct executor_ops *executor_ops(enum executor_kind);
 /* The state of both thread executors starts with this. */
@@ -566,6 +579,9 @@ void mailbox_counts(struct mailbox *, struct mail_counts *);
 
 /* utf8.c */
 char *utf8_sanitize(char *s);
+
+/* launcher.c, in tend-runner: forks runners; returns in each of them */
+const char *launcher_serve(pid_t tendd);
 
 /* cgroup.c: where process services get cgroups of their own */
 char *cgroup_find_base(void);

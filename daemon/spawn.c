@@ -1,0 +1,237 @@
+/*
+ * Starting a runner (see runner.c) for a process service: through the
+ * launcher (launcher.c), a runner tendd starts once and that forks each
+ * runner after it, or else by posix_spawn of a fresh one.
+ *
+ * A request to the launcher is answered at once, with the new runner's
+ * pid: tendd waits for that answer (a fork of a small process) so that
+ * the runner is watched before the loop can reap it. The launcher is
+ * tendd's child; when it dies, runners are spawned directly and a new
+ * launcher is started at the next start, at most once a second. A
+ * launcher that cannot fork runners (no clone3, say) is not restarted.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "tendd.h"
+
+#define LAUNCHER_TIMEOUT 2    /* s: an answer never takes that long */
+#define LAUNCHER_RESTART 1.0  /* s between two launchers */
+
+static struct ev_loop *loop;
+static const char *runner_path = TEND_LIBEXECDIR "/tend-runner";
+static struct {
+	pid_t pid;
+	int sock;
+	ev_child child;
+	double started;
+	bool unusable; /* it said it cannot fork runners */
+} launcher = {.sock = -1};
+
+static void reset_attr(posix_spawnattr_t *attr)
+{
+	sigset_t none, all;
+
+	posix_spawnattr_init(attr);
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setsigdefault(attr, &all);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID |
+	                                   POSIX_SPAWN_SETSIGMASK |
+	                                   POSIX_SPAWN_SETSIGDEF);
+}
+
+static void launcher_gone(void)
+{
+	if (launcher.sock >= 0)
+		close(launcher.sock);
+	launcher.sock = -1;
+	launcher.pid = 0;
+	ev_child_stop(loop, &launcher.child);
+}
+
+static void on_launcher_exit(struct ev_loop *l, ev_child *w, int revents)
+{
+	(void)l, (void)revents;
+	if (WIFSIGNALED(w->rstatus))
+		log_warn("launcher pid %d killed by signal %d: runners are "
+		         "spawned directly until a new one is started",
+		         w->rpid, WTERMSIG(w->rstatus));
+	else
+		log_warn("launcher pid %d exited with status %d", w->rpid,
+		         WEXITSTATUS(w->rstatus));
+	launcher_gone();
+}
+
+static void launcher_start(void)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char ppid[24];
+	char *argv[] = {(char *)"tend-runner", (char *)"--launcher", ppid, NULL};
+	char *env[] = {NULL};
+	int sv[2];
+	int rc;
+	struct timeval tv = {.tv_sec = LAUNCHER_TIMEOUT};
+
+	launcher.started = mono_now();
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_warn("cannot make the launcher's socket: %s", strerror(errno));
+		return;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, sv[1], PROTO_FD_LAUNCHER);
+	reset_attr(&attr);
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+	rc = posix_spawn(&launcher.pid, runner_path, &fa, &attr, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(sv[1]);
+	if (rc != 0) {
+		log_warn("cannot start the launcher '%s': %s", runner_path,
+		         strerror(rc));
+		close(sv[0]);
+		launcher.pid = 0;
+		return;
+	}
+	setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	launcher.sock = sv[0];
+	ev_child_init(&launcher.child, on_launcher_exit, launcher.pid, 0);
+	ev_child_start(loop, &launcher.child);
+	log_debug("launcher pid %d", (int)launcher.pid);
+}
+
+void spawn_init(struct ev_loop *l, const char *runner)
+{
+	loop = l;
+	if (runner)
+		runner_path = runner;
+	launcher_start();
+}
+
+void spawn_shutdown(void)
+{
+	pid_t pid = launcher.pid;
+
+	if (pid <= 0)
+		return;
+	launcher_gone();
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Ask the launcher; 0 when it could not, and the caller spawns. */
+static pid_t launch(const struct runner_spawn *s, bool *in_cgroup)
+{
+	static char buf[LAUNCH_REQ_MAX];
+	struct launch_req req = {.flags = s->cgroup >= 0 ? LAUNCH_CGROUP : 0};
+	struct launch_ans ans;
+	size_t len = sizeof(req), n;
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int) * LAUNCH_FDS_MAX)];
+	} u;
+	int nfds = s->cgroup >= 0 ? 5 : 4;
+	struct iovec iov;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+	                    .msg_control = u.buf,
+	                    .msg_controllen = CMSG_SPACE(sizeof(int) * nfds)};
+	struct cmsghdr *c;
+	ssize_t got = -1;
+
+	if (launcher.pid <= 0 && !launcher.unusable &&
+	    mono_now() - launcher.started >= LAUNCHER_RESTART)
+		launcher_start();
+	if (launcher.sock < 0)
+		return 0;
+	for (const char *str = s->name; str; str = s->env[req.nenv++]) {
+		n = strlen(str) + 1;
+		if (len + n > sizeof(buf))
+			return 0; /* too large to pass: posix_spawn takes it */
+		memcpy(buf + len, str, n);
+		len += n;
+	}
+	req.nenv--; /* the name went first */
+	memcpy(buf, &req, sizeof(req));
+	iov = (struct iovec){buf, len};
+	memset(&u, 0, sizeof(u));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+	memcpy(CMSG_DATA(c), s->fds, sizeof(int) * 4);
+	if (nfds == 5)
+		memcpy(CMSG_DATA(c) + sizeof(int) * 4, &s->cgroup, sizeof(int));
+	if (sendmsg(launcher.sock, &mh, MSG_NOSIGNAL) < 0)
+		goto broken;
+	do
+		got = recv(launcher.sock, &ans, sizeof(ans), 0);
+	while (got < 0 && errno == EINTR);
+	if (got != sizeof(ans))
+		goto broken;
+	if (ans.pid > 0) {
+		*in_cgroup = ans.in_cgroup != 0;
+		return ans.pid;
+	}
+	if (ans.err == ENOSYS || ans.err == EPERM) {
+		log_info("the launcher cannot fork runners (%s): they are "
+		         "spawned directly", strerror(ans.err));
+		launcher.unusable = true;
+		kill(launcher.pid, SIGKILL);
+		launcher_gone();
+	}
+	return 0;
+broken:
+	/* no answer, or half of one: never talk to that launcher again */
+	log_warn("launcher pid %d does not answer (%s): killed",
+	         (int)launcher.pid, got == 0 ? "closed" : strerror(errno));
+	kill(launcher.pid, SIGKILL);
+	launcher_gone();
+	return 0;
+}
+
+pid_t spawn_runner(const struct runner_spawn *s, bool *in_cgroup, char *err,
+                   size_t errlen)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char ppid[24];
+	char *argv[] = {(char *)"tend-runner", (char *)s->name, ppid, NULL};
+	pid_t pid;
+	int rc;
+
+	*in_cgroup = false;
+	if ((pid = launch(s, in_cgroup)) > 0)
+		return pid;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, s->fds[0], 1);
+	posix_spawn_file_actions_adddup2(&fa, s->fds[1], 2);
+	posix_spawn_file_actions_adddup2(&fa, s->fds[2], PROTO_FD_CHANNEL);
+	posix_spawn_file_actions_adddup2(&fa, s->fds[3], PROTO_FD_PLUGIN);
+	reset_attr(&attr);
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+	rc = posix_spawn(&pid, runner_path, &fa, &attr, argv, s->env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot run '%s': %s", runner_path,
+		         strerror(rc));
+		return 0;
+	}
+	return pid;
+}

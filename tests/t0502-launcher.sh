@@ -1,0 +1,67 @@
+#!/bin/bash
+# The launcher: process services' runners are forks of one pre-started
+# tend-runner, yet each is tendd's own child and looks, in /proc, like a
+# runner tendd spawned itself. A launcher that dies or hangs costs no
+# running service, and starts go on without it.
+. "$(dirname "$0")/lib-tendd.sh"
+
+write_conf <<'EOF2'
+services = (
+  { name = "steady"; plugin = "worker.so"; executor = "process";
+    env = { COLOUR = "blue"; };
+    settings = { interval = 0.05; }; },
+  { name = "crashy"; plugin = "misbehave.so"; executor = "process-async";
+    restart = { backoff = "immediate"; intensity = 100; period = 1.0; };
+    rlimits = { core = 0; };
+    settings = { action = "segv"; after = 0.2; }; }
+);
+EOF2
+start_tendd || exit 1
+
+launcher() { # the launcher's pid: tendd's child with --launcher
+	local p
+	for p in $(pgrep -P "$TENDD_PID"); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null |
+			grep -q '^tend-runner --launcher ' && echo "$p"
+	done
+}
+L=$(launcher)
+check "tendd started a launcher" test -n "$L"
+pid=$(field steady pid)
+is "$(awk '/^PPid:/ {print $2}' "/proc/$pid/status")" "$TENDD_PID" \
+	"a launched runner is tendd's child"
+is "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "tend-runner steady $TENDD_PID " \
+	"its command line is a runner's"
+env=$(tr '\0' '\n' <"/proc/$pid/environ")
+like "$env" '^COLOUR=blue$' "its environ shows the service's env"
+like "$env" '^TEND_SERVICE=steady$' "and its name"
+check "crashy is restarted" wait_for 10 eval '[ "$(field crashy restarts)" -ge 2 ]'
+check "crashes are reported as SIGSEGV" log_has 'crashy: killed by signal 11'
+
+# a launcher that dies: nothing running is touched, starts go on
+kill -KILL "$L"
+check "tendd notices the launcher's death" \
+	wait_for 10 log_has "launcher pid $L killed by signal 9"
+is "$(field steady pid)" "$pid" "a running service keeps its pid"
+n=$(field crashy restarts)
+check "crashy is still restarted" \
+	wait_for 10 eval "[ \"\$(field crashy restarts)\" -ge $((n + 3)) ]"
+check "a new launcher is started" \
+	wait_for 10 eval '[ -n "$(launcher)" ] && [ "$(launcher)" != "$L" ]'
+
+# a launcher that does not answer is killed, and the start still happens
+L=$(launcher)
+kill -STOP "$L"
+tctl restart steady >/dev/null
+check "a hung launcher is killed" \
+	wait_for 10 log_has "launcher pid $L does not answer"
+check "and the service started anyway" \
+	wait_for 10 eval '[ "$(field steady state)" = ready ] &&
+	                  [ "$(field steady pid)" != "$pid" ]'
+check "tendd answers" tctl status
+
+stop_tendd TERM
+is "$TENDD_STATUS" 0 "tendd exits 0"
+check "no launcher is left" eval '! pgrep -f "tend-runner --launcher $TENDD_PID"'
+check_clean_log
+done_testing
