@@ -50,7 +50,7 @@ RUNNER = runner launcher proto settings clock utf8
 RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
 PLUGINS = ticker worker relay counter exec
-TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc msgtest
+TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc msgtest threadctor
 UNIT_TESTS = t-backoff t-config t-supervisor t-mailbox
 
 PROGRAMS = $(BUILD)/tendd $(BUILD)/tendctl $(BUILD)/tend-runner

@@ -16,6 +16,8 @@
  * the thread's cached TID, which the kernel writes where glibc keeps it
  * (CLONE_CHILD_SETTID at the address glibc gave set_tid_address()).
  */
+#include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -26,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -128,6 +131,62 @@ static bool set_proc_view(const char *args, size_t args_len,
 	return prctl(PR_SET_MM, PR_SET_MM_MAP, &m, sizeof(m), 0) == 0;
 }
 
+/*
+ * Load each plugin once here, so that a runner's dlopen() of its copy
+ * finds it loaded already (glibc knows a file by device and inode): no
+ * mapping, relocation or constructor per start. A plugin whose loading
+ * starts a thread would make every later fork unsafe: then we fork no
+ * more, and tendd spawns runners itself.
+ */
+#define PRELOAD_MAX 64
+static struct {
+	dev_t dev;
+	ino_t ino;
+	int fd; /* kept open: glibc knows a loaded file by name first */
+} preloaded[PRELOAD_MAX];
+static size_t npreloaded;
+static bool threaded;
+
+static size_t count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	size_t n = 0;
+
+	while (d && (e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void preload(int fd)
+{
+	struct stat st;
+	char path[64];
+
+	if (npreloaded == PRELOAD_MAX || fstat(fd, &st) < 0)
+		return;
+	for (size_t i = 0; i < npreloaded; i++)
+		if (preloaded[i].dev == st.st_dev && preloaded[i].ino == st.st_ino)
+			return;
+	if ((fd = fcntl(fd, F_DUPFD_CLOEXEC, 100)) < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if (dlopen(path, RTLD_NOW | RTLD_LOCAL) == NULL) {
+		close(fd);
+		return; /* the runner says why */
+	}
+	preloaded[npreloaded].dev = st.st_dev;
+	preloaded[npreloaded].ino = st.st_ino;
+	preloaded[npreloaded++].fd = fd;
+	if (count_threads() > 1) {
+		threaded = true;
+		fprintf(stderr, "tend-runner: a plugin started a thread when "
+		        "loaded: the launcher forks no more runners\n");
+	}
+}
+
 /* In the child: become what posix_spawn made of a runner. */
 static void become_runner(int sock, const int *fds, int nfds,
                           const char *name, char **env)
@@ -150,6 +209,8 @@ static void become_runner(int sock, const int *fds, int nfds,
 	for (int i = 0; i < nfds; i++)
 		if (fds[i] > PROTO_FD_PLUGIN)
 			close(fds[i]);
+	for (size_t i = 0; i < npreloaded; i++)
+		close(preloaded[i].fd);
 	/* tendd started us with default dispositions; we changed none */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -266,13 +327,16 @@ const char *launcher_serve(pid_t tendd)
 		} else if (name == NULL || nfds != want) {
 			ans.err = EMSGSIZE;
 		} else {
-			pid_t pid = clone_parent(tid_addr);
+			pid_t pid;
+
+			preload(fds[3]);
+			pid = threaded ? -1 : clone_parent(tid_addr);
 			if (pid == 0) {
 				become_runner(sock, fds, nfds, name, child_env);
 				return name;
 			}
 			ans.pid = pid > 0 ? pid : 0;
-			ans.err = pid > 0 ? 0 : errno;
+			ans.err = threaded ? ENOSYS : pid > 0 ? 0 : errno;
 			ans.in_cgroup = want == LAUNCH_FDS_MAX;
 		}
 		for (int i = 0; i < nfds; i++)

@@ -65,12 +65,12 @@ static void on_launcher_exit(struct ev_loop *l, ev_child *w, int revents)
 {
 	(void)l, (void)revents;
 	if (WIFSIGNALED(w->rstatus))
-		log_warn("launcher pid %d killed by signal %d: runners are "
-		         "spawned directly until a new one is started",
-		         w->rpid, WTERMSIG(w->rstatus));
+		log_at(TEND_LOG_WARNING, "tendd", "launcher pid %d killed by "
+		       "signal %d: runners are spawned directly until a new "
+		       "one is started", w->rpid, WTERMSIG(w->rstatus));
 	else
-		log_warn("launcher pid %d exited with status %d", w->rpid,
-		         WEXITSTATUS(w->rstatus));
+		log_at(TEND_LOG_WARNING, "tendd", "launcher pid %d exited with "
+		       "status %d", w->rpid, WEXITSTATUS(w->rstatus));
 	launcher_gone();
 }
 
@@ -87,7 +87,7 @@ static void launcher_start(void)
 
 	launcher.started = mono_now();
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("cannot make the launcher's socket: %s", strerror(errno));
+		log_warn("cannot make the launcher's socket");
 		return;
 	}
 	posix_spawn_file_actions_init(&fa);
@@ -100,8 +100,8 @@ static void launcher_start(void)
 	posix_spawnattr_destroy(&attr);
 	close(sv[1]);
 	if (rc != 0) {
-		log_warn("cannot start the launcher '%s': %s", runner_path,
-		         strerror(rc));
+		log_at(TEND_LOG_WARNING, "tendd", "cannot start the launcher "
+		       "'%s': %s", runner_path, strerror(rc));
 		close(sv[0]);
 		launcher.pid = 0;
 		return;
@@ -188,8 +188,9 @@ static pid_t launch(const struct runner_spawn *s, bool *in_cgroup)
 		return ans.pid;
 	}
 	if (ans.err == ENOSYS || ans.err == EPERM) {
-		log_info("the launcher cannot fork runners (%s): they are "
-		         "spawned directly", strerror(ans.err));
+		log_at(TEND_LOG_NOTICE, "tendd", "the launcher cannot fork "
+		       "runners (%s): they are spawned directly",
+		       strerror(ans.err));
 		launcher.unusable = true;
 		kill(launcher.pid, SIGKILL);
 		launcher_gone();
@@ -197,8 +198,9 @@ static pid_t launch(const struct runner_spawn *s, bool *in_cgroup)
 	return 0;
 broken:
 	/* no answer, or half of one: never talk to that launcher again */
-	log_warn("launcher pid %d does not answer (%s): killed",
-	         (int)launcher.pid, got == 0 ? "closed" : strerror(errno));
+	log_at(TEND_LOG_WARNING, "tendd", "launcher pid %d does not answer "
+	       "(%s): killed", (int)launcher.pid,
+	       got == 0 ? "closed" : strerror(errno));
 	kill(launcher.pid, SIGKILL);
 	launcher_gone();
 	return 0;

@@ -2,7 +2,8 @@
 # The launcher: process services' runners are forks of one pre-started
 # tend-runner, yet each is tendd's own child and looks, in /proc, like a
 # runner tendd spawned itself. A launcher that dies or hangs costs no
-# running service, and starts go on without it.
+# running service, and starts go on without it; nor does a plugin that
+# starts a thread when loaded, after which the launcher forks no more.
 . "$(dirname "$0")/lib-tendd.sh"
 
 write_conf <<'EOF2'
@@ -60,8 +61,39 @@ check "and the service started anyway" \
 	                  [ "$(field steady pid)" != "$pid" ]'
 check "tendd answers" tctl status
 
+# a plugin that starts a thread when loaded: the launcher forks no more
+check "a launcher is back" \
+	wait_for 10 eval '[ -n "$(launcher)" ] && [ "$(launcher)" != "$L" ]'
+sed -i 's/^);$/, { name = "threads"; plugin = "threadctor.so"; executor = "process"; }\n);/' \
+	"$T/tend.conf"
+tctl reload >/dev/null
+check "a plugin that starts a thread still runs" \
+	wait_for 10 eval '[ "$(field threads state)" = ready ]'
+check "the launcher says why it forks no more" \
+	log_has 'a plugin started a thread when loaded'
+check "tendd spawns runners itself from then on" \
+	log_has 'the launcher cannot fork runners'
+pid=$(field steady pid)
+tctl restart steady >/dev/null
+check "and starts go on" wait_for 10 eval '[ "$(field steady state)" = ready ] &&
+	                  [ "$(field steady pid)" != "$pid" ]'
+check "no launcher is running" eval '[ -z "$(launcher)" ]'
+
 stop_tendd TERM
 is "$TENDD_STATUS" 0 "tendd exits 0"
-check "no launcher is left" eval '! pgrep -f "tend-runner --launcher $TENDD_PID"'
 check_clean_log
+
+# the launcher ends with tendd
+write_conf <<'EOF2'
+services = (
+  { name = "steady"; plugin = "worker.so"; executor = "process";
+    settings = { interval = 0.05; }; }
+);
+EOF2
+start_tendd || exit 1
+L=$(launcher)
+check "a launcher runs" test -n "$L"
+stop_tendd TERM
+is "$TENDD_STATUS" 0 "tendd exits 0"
+check "the launcher ended with tendd" eval "! kill -0 $L"
 done_testing
