@@ -52,7 +52,8 @@ static pid_t clone_parent(int *tid_addr)
 	struct clone_args a = {
 	    .flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID,
 	    .child_tid = (uintptr_t)tid_addr,
-	    /* 0, as CLONE_PARENT wants: it gets ours, tendd gets SIGCHLD */
+	    /* exit_signal 0, as CLONE_PARENT requires: the child gets
+	     * ours, so tendd gets SIGCHLD */
 	};
 
 	return (pid_t)syscall(SYS_clone3, &a, sizeof(a));
@@ -61,8 +62,8 @@ static pid_t clone_parent(int *tid_addr)
 /*
  * Join the service's cgroup before running anything of the service's.
  * Not CLONE_INTO_CGROUP: some kernels SIGKILL every child cloned into a
- * cgroup that cgroup.kill was ever written to, and tendd writes it after
- * each run that left processes behind.
+ * cgroup that cgroup.kill was ever written to, and tendd writes it when
+ * each run ends.
  */
 static void join_cgroup(int dir)
 {
