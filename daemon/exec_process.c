@@ -113,22 +113,26 @@ static void kill_leftovers(struct instance *in, int sig)
 	struct dirent *e;
 
 	if (cgroup_base) {
-		int fd;
-		cgroup_path(in, path, sizeof(path));
-		strncat(path, "/cgroup.kill", sizeof(path) - strlen(path) - 1);
-		if (sig == SIGKILL && (fd = open(path, O_WRONLY | O_CLOEXEC)) >= 0) {
-			(void)!write(fd, "1", 1);
-			close(fd);
-			return;
-		}
+		/*
+		 * Not cgroup.kill: some kernels then SIGKILL every process
+		 * later cloned into the cgroup, and runners are. A process
+		 * forked while we read is found in the next round.
+		 */
 		cgroup_path(in, path, sizeof(path));
 		strncat(path, "/cgroup.procs", sizeof(path) - strlen(path) - 1);
-		FILE *f = fopen(path, "re");
-		long pid;
-		while (f && fscanf(f, "%ld", &pid) == 1)
-			kill((pid_t)pid, sig);
-		if (f)
-			fclose(f);
+		for (int round = 0; round < (sig == SIGKILL ? 8 : 1); round++) {
+			FILE *f = fopen(path, "re");
+			long pid;
+			bool any = false;
+			while (f && fscanf(f, "%ld", &pid) == 1) {
+				any |= pid != in->pid;
+				kill((pid_t)pid, sig);
+			}
+			if (f)
+				fclose(f);
+			if (!any)
+				break;
+		}
 		return;
 	}
 	/* orphans were re-parented to us: find those carrying our mark */

@@ -47,7 +47,13 @@ static char *req_buf;  /* LAUNCH_REQ_MAX + 1 bytes */
 static char *args_buf; /* ARGS_MAX bytes */
 static char *child_env[LAUNCH_REQ_MAX / 2];
 
-static pid_t clone_parent(int *tid_addr)
+/*
+ * The child starts in the service's cgroup (CLONE_INTO_CGROUP): moving a
+ * process there afterwards waits for an RCU grace period, milliseconds
+ * on a busy machine, on every start that follows a quiet while. Where the
+ * kernel refuses, the child moves itself before running anything else.
+ */
+static pid_t clone_parent(int *tid_addr, int cgroup, bool *in_cgroup)
 {
 	struct clone_args a = {
 	    .flags = CLONE_PARENT | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID,
@@ -55,16 +61,22 @@ static pid_t clone_parent(int *tid_addr)
 	    /* exit_signal 0, as CLONE_PARENT requires: the child gets
 	     * ours, so tendd gets SIGCHLD */
 	};
+	long pid;
 
+	*in_cgroup = false;
+	if (cgroup >= 0) {
+		a.flags |= CLONE_INTO_CGROUP;
+		a.cgroup = (uint64_t)cgroup;
+		pid = syscall(SYS_clone3, &a, sizeof(a));
+		if (pid >= 0) {
+			*in_cgroup = true;
+			return (pid_t)pid;
+		}
+		a.flags &= ~(uint64_t)CLONE_INTO_CGROUP;
+	}
 	return (pid_t)syscall(SYS_clone3, &a, sizeof(a));
 }
 
-/*
- * Join the service's cgroup before running anything of the service's.
- * Not CLONE_INTO_CGROUP: some kernels SIGKILL every child cloned into a
- * cgroup that cgroup.kill was ever written to, and tendd writes it when
- * each run ends.
- */
 static void join_cgroup(int dir)
 {
 	int fd = openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
@@ -190,7 +202,7 @@ static void preload(int fd)
 
 /* In the child: become what posix_spawn made of a runner. */
 static void become_runner(int sock, const int *fds, int nfds,
-                          const char *name, char **env)
+                          bool in_cgroup, const char *name, char **env)
 {
 	char *args = args_buf;
 	size_t args_len, env_len = 0;
@@ -205,7 +217,7 @@ static void become_runner(int sock, const int *fds, int nfds,
 		_exit(127);
 	if (null > PROTO_FD_PLUGIN)
 		close(null);
-	if (nfds == LAUNCH_FDS_MAX)
+	if (nfds == LAUNCH_FDS_MAX && !in_cgroup)
 		join_cgroup(fds[4]);
 	for (int i = 0; i < nfds; i++)
 		if (fds[i] > PROTO_FD_PLUGIN)
@@ -328,12 +340,18 @@ const char *launcher_serve(pid_t tendd)
 		} else if (name == NULL || nfds != want) {
 			ans.err = EMSGSIZE;
 		} else {
+			bool in_cgroup = false;
 			pid_t pid;
 
 			preload(fds[3]);
-			pid = threaded ? -1 : clone_parent(tid_addr);
+			pid = threaded ? -1
+			               : clone_parent(tid_addr,
+			                              want == LAUNCH_FDS_MAX
+			                                  ? fds[4] : -1,
+			                              &in_cgroup);
 			if (pid == 0) {
-				become_runner(sock, fds, nfds, name, child_env);
+				become_runner(sock, fds, nfds, in_cgroup, name,
+				              child_env);
 				return name;
 			}
 			ans.pid = pid > 0 ? pid : 0;

@@ -83,14 +83,29 @@ stop_tendd TERM
 is "$TENDD_STATUS" 0 "tendd exits 0"
 check_clean_log
 
-# the launcher ends with tendd
-write_conf <<'EOF2'
+# the launcher ends with tendd; a run whose leftovers were killed does
+# not spoil the next runs started in the same cgroup
+write_conf <<EOF2
 services = (
   { name = "steady"; plugin = "worker.so"; executor = "process";
-    settings = { interval = 0.05; }; }
+    settings = { interval = 0.05; }; },
+  { name = "forker"; plugin = "misbehave.so"; executor = "process";
+    settings = { action = "fork"; after = 0.0; pidfile = "$T/grandchild"; }; }
 );
 EOF2
 start_tendd || exit 1
+for i in 1 2 3; do
+	check "forker left a grandchild ($i)" wait_for 10 test -s "$T/grandchild"
+	g=$(cat "$T/grandchild")
+	rm -f "$T/grandchild"
+	tctl restart forker >/dev/null
+	check "its grandchild is killed with it ($i)" \
+		wait_for 10 eval "! kill -0 $g 2>/dev/null"
+	check "the next run starts and stays up ($i)" \
+		wait_for 10 eval '[ "$(field forker state)" = ready ]'
+done
+check "no run was killed at birth" eval '! log_has "forker: killed by signal 9"'
+
 L=$(launcher)
 check "a launcher runs" test -n "$L"
 stop_tendd TERM
