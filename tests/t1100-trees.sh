@@ -97,6 +97,9 @@ for strategy in one_for_one one_for_all rest_for_one; do
 	one_for_all) want_a=new want_c=new ;;
 	rest_for_one) want_a=same want_c=new ;;
 	esac
+	# the group acts from the loop, after b's own restart: wait for it
+	[ $want_a = new ] && wait_for 10 eval '[ "$(pid_of a)" != "$a0" ] && state_is a ready'
+	[ $want_c = new ] && wait_for 10 eval '[ "$(pid_of c)" != "$c0" ] && state_is c ready'
 	[ "$(pid_of a)" = "$a0" ] && got_a=same || got_a=new
 	[ "$(pid_of c)" = "$c0" ] && got_c=same || got_c=new
 	is "$got_a" "$want_a" "$strategy: a (before b) is $want_a"
