@@ -666,25 +666,6 @@ static int open_cgroup(const struct instance *in)
 	return fd;
 }
 
-/*
- * Move a runner spawned directly into its cgroup (the launcher's join
- * theirs), before it runs any plugin code: it waits for its config, sent
- * after this.
- */
-static void join_cgroup(struct instance *in, int dir)
-{
-	char pid[32];
-	int fd;
-
-	snprintf(pid, sizeof(pid), "%d", (int)in->pid);
-	if ((fd = openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0 ||
-	    write(fd, pid, strlen(pid)) < 0)
-		log_warn("cannot move pid %s into the cgroup of '%s'", pid,
-		         in->name);
-	if (fd >= 0)
-		close(fd);
-}
-
 static json_t *config_message(const struct instance *in,
                               const struct service_config *sc)
 {
@@ -748,7 +729,6 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	struct proc_state *st = calloc(1, sizeof(*st));
 	int chan[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
 	struct runner_spawn spawn = {.name = in->name, .cgroup = -1};
-	bool in_cgroup;
 	json_t *cfg_msg;
 	size_t cfg_len;
 
@@ -778,15 +758,15 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	spawn.fds[3] = in->plugin->memfd;
 	spawn.cgroup = open_cgroup(in);
 	spawn.env = child_env(in, sc);
-	in->pid = spawn_runner(&spawn, &in_cgroup, err, errlen);
+	in->pid = spawn_runner(&spawn, err, errlen);
 	free_env(spawn.env);
+	if (spawn.cgroup >= 0)
+		close(spawn.cgroup);
 	close(chan[1]);
 	close(out[1]);
 	close(errp[1]);
 	chan[1] = out[1] = errp[1] = -1;
 	if (in->pid == 0) {
-		if (spawn.cgroup >= 0)
-			close(spawn.cgroup);
 		json_decref(cfg_msg);
 		goto fail;
 	}
@@ -794,11 +774,6 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	ev_child_init(&st->child, on_child, in->pid, 0);
 	st->child.data = in;
 	ev_child_start(in->sv->loop, &st->child);
-	if (spawn.cgroup >= 0) {
-		if (!in_cgroup)
-			join_cgroup(in, spawn.cgroup);
-		close(spawn.cgroup);
-	}
 
 	st->chan = chan[0];
 	ev_io_init(&st->chan_io, on_channel, st->chan, EV_READ);

@@ -356,7 +356,6 @@ const char *launcher_serve(pid_t tendd)
 			}
 			ans.pid = pid > 0 ? pid : 0;
 			ans.err = threaded ? ENOSYS : pid > 0 ? 0 : errno;
-			ans.in_cgroup = want == LAUNCH_FDS_MAX;
 		}
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);

@@ -38,7 +38,6 @@ struct launch_req {
 struct launch_ans {
 	int32_t pid;  /* the runner, a child of tendd; 0: none */
 	int32_t err;  /* errno when none */
-	uint32_t in_cgroup; /* it joins the cgroup it was given itself */
 };
 
 struct setting;

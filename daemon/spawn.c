@@ -38,18 +38,34 @@ static struct {
 	bool unusable; /* it said it cannot fork runners */
 } launcher = {.sock = -1};
 
-static void reset_attr(posix_spawnattr_t *attr)
+/*
+ * posix_spawn a fresh tend-runner with /dev/null on 0 and from[i] on
+ * to[i], in a new session, with a clean signal mask; 0 or an errno.
+ */
+static int spawn_fresh(char *const argv[], char *const env[],
+                       const int *from, const int *to, int n, pid_t *pid)
 {
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	sigset_t none, all;
+	int rc;
 
-	posix_spawnattr_init(attr);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	for (int i = 0; i < n; i++)
+		posix_spawn_file_actions_adddup2(&fa, from[i], to[i]);
+	posix_spawnattr_init(&attr);
 	sigemptyset(&none);
 	sigfillset(&all);
-	posix_spawnattr_setsigmask(attr, &none);
-	posix_spawnattr_setsigdefault(attr, &all);
-	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSID |
-	                                   POSIX_SPAWN_SETSIGMASK |
-	                                   POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID |
+	                                    POSIX_SPAWN_SETSIGMASK |
+	                                    POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawn(pid, runner_path, &fa, &attr, argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return rc;
 }
 
 static void launcher_gone(void)
@@ -76,12 +92,10 @@ static void on_launcher_exit(struct ev_loop *l, ev_child *w, int revents)
 
 static void launcher_start(void)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
 	char ppid[24];
 	char *argv[] = {(char *)"tend-runner", (char *)"--launcher", ppid, NULL};
 	char *env[] = {NULL};
-	int sv[2];
+	int sv[2], to = PROTO_FD_LAUNCHER;
 	int rc;
 	struct timeval tv = {.tv_sec = LAUNCHER_TIMEOUT};
 
@@ -90,14 +104,8 @@ static void launcher_start(void)
 		log_warn("cannot make the launcher's socket");
 		return;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, sv[1], PROTO_FD_LAUNCHER);
-	reset_attr(&attr);
 	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	rc = posix_spawn(&launcher.pid, runner_path, &fa, &attr, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = spawn_fresh(argv, env, &sv[1], &to, 1, &launcher.pid);
 	close(sv[1]);
 	if (rc != 0) {
 		log_at(TEND_LOG_WARNING, "tendd", "cannot start the launcher "
@@ -135,7 +143,7 @@ void spawn_shutdown(void)
 }
 
 /* Ask the launcher; 0 when it could not, and the caller spawns. */
-static pid_t launch(const struct runner_spawn *s, bool *in_cgroup)
+static pid_t launch(const struct runner_spawn *s)
 {
 	static char buf[LAUNCH_REQ_MAX];
 	struct launch_req req = {.flags = s->cgroup >= 0 ? LAUNCH_CGROUP : 0};
@@ -183,10 +191,8 @@ static pid_t launch(const struct runner_spawn *s, bool *in_cgroup)
 	while (got < 0 && errno == EINTR);
 	if (got != sizeof(ans))
 		goto broken;
-	if (ans.pid > 0) {
-		*in_cgroup = ans.in_cgroup != 0;
+	if (ans.pid > 0)
 		return ans.pid;
-	}
 	if (ans.err == ENOSYS || ans.err == EPERM) {
 		log_at(TEND_LOG_NOTICE, "tendd", "the launcher cannot fork "
 		       "runners (%s): they are spawned directly",
@@ -206,34 +212,42 @@ broken:
 	return 0;
 }
 
-pid_t spawn_runner(const struct runner_spawn *s, bool *in_cgroup, char *err,
-                   size_t errlen)
+/*
+ * Move a runner spawned directly into its cgroup (the launcher's start
+ * in theirs) before it runs any plugin code: it waits for its config,
+ * sent after this.
+ */
+static void join_cgroup(pid_t pid, int dir)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
+	char text[32];
+	int fd;
+
+	snprintf(text, sizeof(text), "%d", (int)pid);
+	if ((fd = openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC)) < 0 ||
+	    write(fd, text, strlen(text)) < 0)
+		log_warn("cannot move pid %s into its service's cgroup", text);
+	if (fd >= 0)
+		close(fd);
+}
+
+pid_t spawn_runner(const struct runner_spawn *s, char *err, size_t errlen)
+{
+	static const int to[] = {1, 2, PROTO_FD_CHANNEL, PROTO_FD_PLUGIN};
 	char ppid[24];
 	char *argv[] = {(char *)"tend-runner", (char *)s->name, ppid, NULL};
 	pid_t pid;
 	int rc;
 
-	*in_cgroup = false;
-	if ((pid = launch(s, in_cgroup)) > 0)
+	if ((pid = launch(s)) > 0)
 		return pid;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, s->fds[0], 1);
-	posix_spawn_file_actions_adddup2(&fa, s->fds[1], 2);
-	posix_spawn_file_actions_adddup2(&fa, s->fds[2], PROTO_FD_CHANNEL);
-	posix_spawn_file_actions_adddup2(&fa, s->fds[3], PROTO_FD_PLUGIN);
-	reset_attr(&attr);
 	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	rc = posix_spawn(&pid, runner_path, &fa, &attr, argv, s->env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = spawn_fresh(argv, s->env, s->fds, to, 4, &pid);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot run '%s': %s", runner_path,
 		         strerror(rc));
 		return 0;
 	}
+	if (s->cgroup >= 0)
+		join_cgroup(pid, s->cgroup);
 	return pid;
 }

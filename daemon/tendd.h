@@ -377,11 +377,10 @@ struct runner_spawn {
 	const char *name;
 	char **env;
 	int fds[4]; /* become the runner's stdout, stderr, channel, plugin */
-	int cgroup; /* a cgroup directory to start it in, or -1 */
+	int cgroup; /* the cgroup directory to run it in, or -1 */
 };
 void spawn_init(struct ev_loop *loop, const char *runner);
-pid_t spawn_runner(const struct runner_spawn *s, bool *in_cgroup, char *err,
-                   size_t errlen);
+pid_t spawn_runner(const struct runner_spawn *s, char *err, size_t errlen);
 void spawn_shutdown(void);
 const char *exec_process_tracking(void);
 const struct executor_ops *executor_ops(enum executor_kind);
