@@ -111,6 +111,23 @@ static int host_send(struct tend_ctx *ctx, const char *to, const void *data,
 	return 0;
 }
 
+static long host_send_batch(struct tend_ctx *ctx, const char *to,
+                            const struct tend_msg *msgs, size_t n)
+{
+	struct instance *in = from_ctx(ctx);
+	int err;
+	size_t k = mailbox_send_batch(in->sv->mailbox, in->name, to, msgs, n,
+	                              &err);
+
+	if (k == 0 && err) {
+		errno = err;
+		return -1;
+	}
+	if (k < n)
+		errno = err;
+	return (long)k;
+}
+
 static int host_watch(struct tend_ctx *ctx, const char *name)
 {
 	struct instance *in = from_ctx(ctx);
@@ -178,6 +195,7 @@ static const struct tend_host host_table = {
     .set_data = host_set_data,
     .name = host_name,
     .exit = host_exit,
+    .send_batch = host_send_batch,
 };
 
 /*

@@ -50,6 +50,8 @@ struct mailbox {
 	mailbox_wake_fn *wake;
 	void *wake_arg;
 	bool full_said; /* a dropped state change was logged in this run */
+	/* written under lock, read without: the run message() is for now */
+	_Atomic unsigned long taking;
 	/* under watch_lock */
 	const char *state; /* for a new watcher: the state it is in */
 	struct watcher *watchers;
@@ -63,6 +65,20 @@ static struct mailbox **buckets; /* main thread writes, under registry */
 static size_t nbuckets, nboxes;
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long runs; /* main thread only */
+/* The thread that changes the registry reads it without the lock. */
+static _Thread_local bool registry_writer;
+
+static void registry_read(void)
+{
+	if (!registry_writer)
+		pthread_rwlock_rdlock(&registry);
+}
+
+static void registry_done(void)
+{
+	if (!registry_writer)
+		pthread_rwlock_unlock(&registry);
+}
 
 static size_t hash(const char *s)
 {
@@ -160,24 +176,47 @@ static void say_dropped(const struct mailbox *mb, unsigned n)
 		       n == 1 ? "" : "s");
 }
 
+/* Under mb->lock: 0 when the open run takes `n` more, or an errno value. */
+static int room_for(const struct mailbox *mb, unsigned n, bool bounded)
+{
+	if (!mb->open)
+		return ESRCH;
+	if (!mb->receives)
+		return EOPNOTSUPP;
+	if (bounded && mb->queued + mb->held + n > mb->limit)
+		return EAGAIN;
+	return 0;
+}
+
+/*
+ * Under mb->lock: append the chain `first`..`last` of `n` mails. Only a
+ * queue that was empty wakes its deliverer: one that finds mail left
+ * after its batch comes back by itself.
+ */
+static void append(struct mailbox *mb, struct mail *first, struct mail *last,
+                   unsigned n)
+{
+	bool was_empty = mb->head == NULL;
+
+	last->next = NULL;
+	*mb->tail = first;
+	mb->tail = &last->next;
+	mb->queued += n;
+	if (was_empty && mb->wake)
+		mb->wake(mb->wake_arg);
+}
+
 /*
  * Under mb->lock: queue `m` for the open run, within the limit when
  * `bounded`. Returns 0 (m is the mailbox's now), or an errno value.
  */
 static int put(struct mailbox *mb, struct mail *m, bool bounded)
 {
-	if (!mb->open)
-		return ESRCH;
-	if (!mb->receives)
-		return EOPNOTSUPP;
-	if (bounded && mb->queued + mb->held >= mb->limit)
-		return EAGAIN;
-	*mb->tail = m;
-	mb->tail = &m->next;
-	mb->queued++;
-	if (mb->wake)
-		mb->wake(mb->wake_arg);
-	return 0;
+	int err = room_for(mb, 1, bounded);
+
+	if (err == 0)
+		append(mb, m, m, 1);
+	return err;
 }
 
 /*
@@ -197,6 +236,7 @@ struct mailbox *mailbox_new(const char *name, int limit)
 	mb->limit = clamp_limit(limit);
 	mb->tail = &mb->head;
 	mb->state = "stopped";
+	registry_writer = true;
 	pthread_rwlock_wrlock(&registry);
 	if (nboxes >= nbuckets)
 		grow();
@@ -262,6 +302,7 @@ unsigned long mailbox_open(struct mailbox *mb, int limit, bool receives)
 	n = discard(mb); /* a run that ended without a state change */
 	run = mb->run = ++runs;
 	mb->open = true;
+	mb->taking = run;
 	mb->receives = receives;
 	mb->limit = clamp_limit(limit);
 	mb->held = 0;
@@ -282,6 +323,7 @@ void mailbox_close(struct mailbox *mb, unsigned long run)
 	pthread_mutex_lock(&mb->lock);
 	if (mb->run == run && mb->open) {
 		mb->open = false;
+		mb->taking = 0;
 		n = discard(mb);
 	}
 	pthread_mutex_unlock(&mb->lock);
@@ -327,7 +369,7 @@ void mailbox_state(struct mailbox *mb, const char *state, bool up)
 		return;
 	if (!up)
 		mailbox_close(mb, mb->run); /* only this thread writes run */
-	pthread_rwlock_rdlock(&registry);
+	registry_read();
 	pthread_mutex_lock(&watch_lock);
 	mb->state = state;
 	for (size_t i = 0; i < mb->nwatchers;) {
@@ -339,7 +381,7 @@ void mailbox_state(struct mailbox *mb, const char *state, bool up)
 		mb->watchers[i] = mb->watchers[--mb->nwatchers];
 	}
 	pthread_mutex_unlock(&watch_lock);
-	pthread_rwlock_unlock(&registry);
+	registry_done();
 }
 
 /*
@@ -415,44 +457,171 @@ void mailbox_settle(struct mailbox *mb, unsigned long run, unsigned delivered,
 
 /*
  * For the in-process executors: give `in`'s message() at most `max`
- * messages, on the caller's thread. Returns true when more may wait.
+ * messages, on the caller's thread, taken at once and settled at once.
+ * One that comes after the run stopped taking mail is not given, but
+ * counted as dropped. Returns true when more wait.
  */
 bool mailbox_deliver(struct mailbox *mb, struct instance *in, unsigned max)
 {
-	for (unsigned i = 0; i < max; i++) {
-		struct mail *m = mailbox_take(mb, in->mail_run);
-		if (m == NULL)
-			return false;
-		if (in->api->message) {
+	unsigned long run = in->mail_run;
+	struct mail *m, *next;
+	unsigned got = 0, delivered = 0;
+	bool more;
+
+	if (mb == NULL)
+		return false;
+	pthread_mutex_lock(&mb->lock);
+	m = mb->run == run ? mb->head : NULL;
+	if (m) {
+		struct mail *last = m;
+		for (got = 1; got < max && last->next; got++)
+			last = last->next;
+		mb->head = last->next;
+		if (mb->head == NULL)
+			mb->tail = &mb->head;
+		last->next = NULL;
+		mb->queued -= got;
+		mb->held += got;
+	}
+	more = mb->head != NULL;
+	pthread_mutex_unlock(&mb->lock);
+	for (; m; m = next) {
+		next = m->next;
+		if (in->api->message && atomic_load_explicit(
+		                            &mb->taking, memory_order_relaxed) == run) {
 			in->api->message(&in->ctx, m->from, m->data, m->len);
-			mailbox_settle(mb, in->mail_run, 1, 0);
-		} else {
-			mailbox_settle(mb, in->mail_run, 0, 1);
+			delivered++;
 		}
 		free(m);
 	}
-	return true;
+	if (got)
+		mailbox_settle(mb, run, delivered, got - delivered);
+	return more;
+}
+
+/* A message tend_send() refuses before looking for its receiver. */
+static int bad_message(const struct tend_msg *msg)
+{
+	if (msg->data == NULL && msg->len > 0)
+		return EINVAL;
+	return msg->len > TEND_MSG_MAX ? EMSGSIZE : 0;
+}
+
+/* Under the registry: how many more messages `mb` takes now, or 0 and why. */
+static unsigned room_now(struct mailbox *mb, int *err)
+{
+	unsigned room = 0;
+
+	pthread_mutex_lock(&mb->lock);
+	*err = room_for(mb, 1, true);
+	if (*err == 0)
+		room = mb->limit - mb->queued - mb->held;
+	pthread_mutex_unlock(&mb->lock);
+	return room;
+}
+
+/*
+ * Queue copies of msgs[0..n) for service `to`, from `from` (counted as
+ * sent by `from_box`, which may be NULL), in order, with one lookup, one
+ * lock and at most one wake-up. Any thread. Returns how many were
+ * queued, the first ones; when fewer than n, *err says why the next was
+ * not, as mailbox_send() would for it alone: ENOENT, ESRCH, EOPNOTSUPP,
+ * EAGAIN, EMSGSIZE or EINVAL. The others are not tried. A refusal by the
+ * receiver (ESRCH, EOPNOTSUPP, EAGAIN) is counted by it, once.
+ */
+size_t mailbox_send_batch(struct mailbox *from_box, const char *from,
+                          const char *to, const struct tend_msg *msgs,
+                          size_t n, int *err)
+{
+	struct mailbox *mb;
+	struct mail *first = NULL, *last = NULL;
+	unsigned want = n > MAILBOX_MAX ? MAILBOX_MAX : (unsigned)n, k = 0;
+	int why = want < n ? EAGAIN : 0; /* more than any mailbox holds */
+
+	if (to == NULL) {
+		*err = EINVAL;
+		return 0;
+	}
+	for (unsigned i = 0; i < want; i++) {
+		int bad = bad_message(&msgs[i]);
+		if (bad) {
+			want = i;
+			why = bad;
+		}
+	}
+	if (want == 0) {
+		*err = why ? why : 0;
+		return 0;
+	}
+	registry_read();
+	mb = find(to);
+	if (mb == NULL) {
+		why = ENOENT;
+		goto out;
+	}
+	/* no copy of what it has no room for */
+	unsigned room = room_now(mb, err);
+	if (room == 0) {
+		why = *err;
+	} else if (room < want) {
+		want = room;
+		why = EAGAIN;
+	}
+	for (unsigned i = 0; i < want && room; i++) {
+		struct mail *m = mail_new(from, "", msgs[i].data, msgs[i].len);
+		if (last)
+			last->next = m;
+		else
+			first = m;
+		last = m;
+	}
+	if (first) {
+		int now;
+		pthread_mutex_lock(&mb->lock);
+		/* others may have filled it, or its run ended, meanwhile */
+		if ((now = room_for(mb, want, true)) == 0) {
+			append(mb, first, last, want);
+			k = want;
+			first = NULL;
+		} else {
+			why = now;
+		}
+		pthread_mutex_unlock(&mb->lock);
+	}
+	if (why == ESRCH || why == EOPNOTSUPP || why == EAGAIN)
+		mb->refused++;
+out:
+	registry_done();
+	while (first) {
+		struct mail *m = first;
+		first = m->next;
+		free(m);
+	}
+	if (from_box)
+		from_box->sent += k;
+	*err = k == n ? 0 : why;
+	return k;
 }
 
 /*
  * Queue a copy of `data` for service `to`, from `from` (counted as sent by
- * `from_box`, which may be NULL). Any thread. Returns 0 or an errno value:
- * ENOENT, ESRCH, EOPNOTSUPP, EAGAIN, EMSGSIZE or EINVAL (see tend_send()
- * in plugin.h). The last three refusals are counted by the receiver.
+ * `from_box`, which may be NULL). Any thread. Returns 0 or an errno value,
+ * as mailbox_send_batch() would for this one message.
  */
 int mailbox_send(struct mailbox *from_box, const char *from, const char *to,
                  const void *data, size_t len)
 {
+	struct tend_msg msg = {data, len};
 	struct mailbox *mb;
 	struct mail *m;
-	int err;
+	int err = bad_message(&msg);
 
-	if (to == NULL || (data == NULL && len > 0))
+	if (to == NULL)
 		return EINVAL;
-	if (len > TEND_MSG_MAX)
-		return EMSGSIZE;
+	if (err)
+		return err;
 	m = mail_new(from, "", data, len); /* not under any lock */
-	pthread_rwlock_rdlock(&registry);
+	registry_read();
 	mb = find(to);
 	if (mb == NULL) {
 		err = ENOENT;
@@ -463,7 +632,7 @@ int mailbox_send(struct mailbox *from_box, const char *from, const char *to,
 		if (err)
 			mb->refused++;
 	}
-	pthread_rwlock_unlock(&registry);
+	registry_done();
 	if (err) {
 		free(m);
 		return err;
@@ -491,7 +660,7 @@ int mailbox_watch(struct mailbox *watcher, unsigned long run, const char *name)
 	current = watcher->run == run && watcher->open;
 	receives = watcher->receives;
 	pthread_mutex_unlock(&watcher->lock);
-	pthread_rwlock_rdlock(&registry);
+	registry_read();
 	mb = find(name);
 	if (mb == NULL)
 		err = ENOENT;
@@ -519,7 +688,7 @@ int mailbox_watch(struct mailbox *watcher, unsigned long run, const char *name)
 	}
 	pthread_mutex_unlock(&watch_lock);
 out:
-	pthread_rwlock_unlock(&registry);
+	registry_done();
 	return err;
 }
 

@@ -572,6 +572,9 @@ void mailbox_settle(struct mailbox *, unsigned long run, unsigned delivered,
 bool mailbox_deliver(struct mailbox *, struct instance *, unsigned max);
 int mailbox_send(struct mailbox *from_box, const char *from, const char *to,
                  const void *data, size_t len);
+size_t mailbox_send_batch(struct mailbox *from_box, const char *from,
+                          const char *to, const struct tend_msg *msgs,
+                          size_t n, int *err);
 int mailbox_watch(struct mailbox *watcher, unsigned long run,
                   const char *name);
 void mailbox_counts(struct mailbox *, struct mail_counts *);

@@ -84,6 +84,12 @@ struct tend_plugin {
 	void (*fini)(struct tend_ctx *ctx);
 };
 
+/* One message of a batch: see tend_send_batch(). */
+struct tend_msg {
+	const void *data;
+	size_t len;
+};
+
 /*
  * The host's table. Plugins use the tend_*() wrappers below rather than
  * this struct; it is public only so the wrappers can be inline.
@@ -110,6 +116,8 @@ struct tend_host {
 	void (*set_data)(struct tend_ctx *, void *data);
 	const char *(*name)(struct tend_ctx *);
 	void (*exit)(struct tend_ctx *, int status);
+	long (*send_batch)(struct tend_ctx *, const char *to,
+	                   const struct tend_msg *msgs, size_t n);
 };
 
 /* The head of every context; the rest of it is the host's business. */
@@ -212,6 +220,28 @@ static inline int tend_send(struct tend_ctx *c, const char *to,
                             const void *data, size_t len)
 {
 	return c->host->send(c, to, data, len);
+}
+
+/*
+ * Send msgs[0], msgs[1], ... msgs[n-1] to `to`, in that order, as n calls
+ * of tend_send() would, but at the cost of about one: one lookup, one
+ * lock and one wake-up of the receiver, and from a child process one
+ * frame to tendd and one answer. Returns how many were accepted, always
+ * the first ones: n, or k < n when msgs[k] was refused, with errno saying
+ * why as tend_send() would (EAGAIN: the mailbox took the first k, and is
+ * full); -1 with errno when the first was refused. Safe from any thread.
+ */
+static inline long tend_send_batch(struct tend_ctx *c, const char *to,
+                                   const struct tend_msg *msgs, size_t n)
+{
+	size_t k;
+
+	if (TEND_HOST_HAS(c, send_batch))
+		return c->host->send_batch(c, to, msgs, n);
+	for (k = 0; k < n; k++) /* an older host: one at a time */
+		if (c->host->send(c, to, msgs[k].data, msgs[k].len) < 0)
+			return k ? (long)k : -1;
+	return (long)n;
 }
 
 /*
