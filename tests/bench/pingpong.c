@@ -18,11 +18,13 @@
  * until then: it may start after us).
  *
  * Throughput. The "flood" service sends 16-byte messages to `peer` as
- * fast as it takes them; when its mailbox is full (EAGAIN) it waits
+ * fast as it takes them, one tend_send() each, or with `batch` > 1 that
+ * many a tend_send_batch(); when its mailbox is full (EAGAIN) it waits
  * `backoff` seconds (50 us) and goes on. The "sink" counts what it
  * receives in rec[0].a of `file`, which the driver samples.
  *
- *   settings = { role = "flood"; peer = "sink"; backoff = 0.00005; };
+ *   settings = { role = "flood"; peer = "sink"; backoff = 0.00005;
+ *                batch = 1; };
  *   settings = { role = "sink"; file = "/dev/shm/x"; };
  */
 #include <errno.h>
@@ -36,7 +38,8 @@
 
 #include "bench.h"
 
-#define FLOOD_BATCH 256 /* sends per turn of the loop, at most */
+#define FLOOD_TURN 256 /* messages per turn of the loop, at least */
+#define BATCH_MAX 4096
 
 enum role { PONG, PING, FLOOD, SINK };
 
@@ -44,6 +47,8 @@ struct pp {
 	struct tend_ctx *ctx;
 	enum role role;
 	double backoff;
+	long long batch;           /* flood: messages per send */
+	struct tend_msg *msgs;     /* flood: `batch` of them */
 	_Atomic uint64_t received; /* sink */
 	ev_idle idle;              /* flood, start() executors */
 	const char *peer;
@@ -61,11 +66,19 @@ static int pp_init(struct tend_ctx *ctx)
 		return -1;
 	p->ctx = ctx;
 	p->backoff = 0.00005;
+	p->batch = 1;
 	tend_set_data(ctx, p);
 	if (tend_setting_string(ctx, "role", &role) < 0 ||
 	    tend_setting_string(ctx, "peer", &p->peer) < 0 ||
 	    tend_setting_string(ctx, "file", &path) < 0 ||
-	    tend_setting_double(ctx, "backoff", &p->backoff) < 0)
+	    tend_setting_double(ctx, "backoff", &p->backoff) < 0 ||
+	    tend_setting_int(ctx, "batch", &p->batch) < 0)
+		return -1;
+	if (p->batch < 1 || p->batch > BATCH_MAX) {
+		tend_log(ctx, TEND_LOG_ERROR, "batch: 1 to %d", BATCH_MAX);
+		return -1;
+	}
+	if ((p->msgs = calloc((size_t)p->batch, sizeof(*p->msgs))) == NULL)
 		return -1;
 	p->role = strcmp(role, "ping") == 0    ? PING
 	          : strcmp(role, "flood") == 0 ? FLOOD
@@ -120,14 +133,25 @@ static void on_message(struct tend_ctx *ctx, const char *from,
 		         p->peer, strerror(errno));
 }
 
-/* Up to FLOOD_BATCH messages; 0, or the errno that stopped them. */
+/* A turn's messages; 0, or the errno that stopped them. */
 static int flood(struct pp *p)
 {
 	static const char text[16] = "0123456789abcde";
 
-	for (int i = 0; i < FLOOD_BATCH; i++)
-		if (tend_send(p->ctx, p->peer, text, sizeof(text)) < 0)
+	if (p->batch == 1) {
+		for (int i = 0; i < FLOOD_TURN; i++)
+			if (tend_send(p->ctx, p->peer, text, sizeof(text)) < 0)
+				return errno;
+		return 0;
+	}
+	for (long long i = 0; i < p->batch; i++)
+		p->msgs[i] = (struct tend_msg){text, sizeof(text)};
+	for (long long sent = 0; sent < FLOOD_TURN; sent += p->batch) {
+		long n = tend_send_batch(p->ctx, p->peer, p->msgs,
+		                         (size_t)p->batch);
+		if (n < p->batch)
 			return errno;
+	}
 	return 0;
 }
 
@@ -199,7 +223,14 @@ static int pp_run(struct tend_ctx *ctx)
 	return 0;
 }
 
-static void pp_fini(struct tend_ctx *ctx) { free(tend_data(ctx)); }
+static void pp_fini(struct tend_ctx *ctx)
+{
+	struct pp *p = tend_data(ctx);
+
+	if (p)
+		free(p->msgs);
+	free(p);
+}
 
 TEND_PLUGIN(.name = "pingpong", .version = "1.0",
             .executors = TEND_EXEC_START | TEND_EXEC_RUN,
