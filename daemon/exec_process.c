@@ -387,7 +387,7 @@ static void forward_mail(struct instance *in)
 			st->inflight++;
 			st->inflight_bytes += m->len;
 		}
-		free(m);
+		mail_free(m);
 	}
 }
 
@@ -422,7 +422,7 @@ static void mail_stop(struct instance *in)
 	ev_io_stop(in->sv->loop, &st->chan_out);
 	mailbox_settle(in->sv->mailbox, in->mail_run, 0,
 	               st->inflight + (st->pending != NULL));
-	free(st->pending);
+	mail_free(st->pending);
 	st->pending = NULL;
 	st->inflight = 0;
 }

@@ -545,6 +545,7 @@ void notify_shutdown(void);
 /* mailbox.c: messages between services, found by name from any thread */
 struct mail {
 	struct mail *next;
+	struct mail_block *block; /* a batch's one allocation, or NULL */
 	size_t len;
 	char from[NAME_MAX_LEN + 10]; /* a service, "@service" or "tendctl" */
 	unsigned char data[];         /* len bytes, then a NUL */
@@ -567,6 +568,7 @@ void mailbox_bind(struct mailbox *, unsigned long run, mailbox_wake_fn *,
                   void *arg);
 void mailbox_unbind(struct mailbox *, unsigned long run);
 struct mail *mailbox_take(struct mailbox *, unsigned long run);
+void mail_free(struct mail *);
 void mailbox_settle(struct mailbox *, unsigned long run, unsigned delivered,
                     unsigned lost);
 bool mailbox_deliver(struct mailbox *, struct instance *, unsigned max);

@@ -33,7 +33,7 @@ static char *take_text(struct mailbox *mb, unsigned long run, char *from,
 	if (from)
 		snprintf(from, fromlen, "%s", m->from);
 	mailbox_settle(mb, run, 1, 0);
-	free(m);
+	mail_free(m);
 	return text;
 }
 
@@ -75,7 +75,7 @@ static void test_errors(void)
 	   "the first in is the first out, with its sender");
 	is_int(send_text(b, "b", "a", "4"), EAGAIN, "held: still full");
 	mailbox_settle(a, run, 1, 0);
-	free(m);
+	mail_free(m);
 	is_int(send_text(b, "b", "a", "4"), 0, "settled: room again");
 	mailbox_set_limit(a, 1);
 	is_int(send_text(b, "b", "a", "5"), EAGAIN, "a lower limit applies");
@@ -258,6 +258,15 @@ static void test_batch(void)
 	wakes = 0;
 	ok(!mailbox_deliver(a, &in, 64), "delivered");
 	is_int(wakes, 300, "the 3 accepted, no more");
+	/* one allocation, freed with the last of its mails (LeakSanitizer) */
+	is_int(mailbox_send_batch(b, "bb", "ba", m + 3, 4, &err), 4, "4 more");
+	ok(mailbox_deliver(a, &in, 1), "one of them delivered, 3 wait");
+	t = take_text(a, run, NULL, 0);
+	is_str(t, "4", "one taken apart");
+	free(t);
+	mailbox_close(a, run);
+	mailbox_counts(a, &c);
+	is_int(c.dropped, 2, "the other 2 dropped with the run");
 	mailbox_free(a);
 	mailbox_free(b);
 }
@@ -394,7 +403,7 @@ static void *reader(void *arg)
 		else
 			last[id] = n;
 		mailbox_settle(sink, sink_run, 1, 0);
-		free(m);
+		mail_free(m);
 		got++;
 	}
 	return NULL;
