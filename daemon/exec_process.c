@@ -730,6 +730,7 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	int chan[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
 	struct runner_spawn spawn = {.name = in->name, .cgroup = -1};
 	json_t *cfg_msg;
+	char *cfg;
 	size_t cfg_len;
 
 	if (st == NULL)
@@ -737,8 +738,13 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	in->exec = st;
 	st->out.fd = st->err.fd = st->chan = -1;
 	cfg_msg = config_message(in, sc);
-	if ((cfg_len = frame_len(cfg_msg)) > PROTO_MSG_MAX) {
-		json_decref(cfg_msg);
+	cfg = json_dumps(cfg_msg, JSON_COMPACT);
+	json_decref(cfg_msg);
+	if (cfg == NULL)
+		fatalx("out of memory");
+	/* the child reads frames of at most PROTO_MSG_MAX bytes */
+	if ((cfg_len = strlen(cfg)) > PROTO_MSG_MAX) {
+		free(cfg);
 		snprintf(err, errlen, "settings too large for a child: %zu "
 		         "bytes as JSON, at most %d", cfg_len, PROTO_MSG_MAX);
 		return -1;
@@ -749,9 +755,17 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		snprintf(err, errlen, "cannot make the child's channels: %s",
 		         strerror(errno));
-		json_decref(cfg_msg);
+		free(cfg);
 		goto fail;
 	}
+	/* its config waits in the channel: the runner reads it at once */
+	if (send(chan[0], cfg, cfg_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		snprintf(err, errlen, "cannot send the child its settings: %s",
+		         strerror(errno));
+		free(cfg);
+		goto fail;
+	}
+	free(cfg);
 	spawn.fds[0] = out[1] = high_fd(out[1]);
 	spawn.fds[1] = errp[1] = high_fd(errp[1]);
 	spawn.fds[2] = chan[1] = high_fd(chan[1]);
@@ -766,10 +780,8 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	close(out[1]);
 	close(errp[1]);
 	chan[1] = out[1] = errp[1] = -1;
-	if (in->pid == 0) {
-		json_decref(cfg_msg);
+	if (in->pid == 0)
 		goto fail;
-	}
 	/* libev reaps every child: watch it before the loop runs again */
 	ev_child_init(&st->child, on_child, in->pid, 0);
 	st->child.data = in;
@@ -790,7 +802,6 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	st->kill_timer.data = in;
 	ev_init(&st->drop_timer, on_drop_timer);
 	st->drop_timer.data = in;
-	chan_send(in, cfg_msg);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
