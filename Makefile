@@ -51,7 +51,7 @@ RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
 PLUGINS = ticker worker relay counter exec
 TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc msgtest threadctor
-UNIT_TESTS = t-backoff t-config t-supervisor t-mailbox
+UNIT_TESTS = t-backoff t-config t-supervisor t-mailbox t-proto
 
 PROGRAMS = $(BUILD)/tendd $(BUILD)/tendctl $(BUILD)/tend-runner
 PLUGIN_SOS = $(PLUGINS:%=$(BUILD)/plugins/%.so)
@@ -107,6 +107,7 @@ $(BUILD)/tests/unit/t-supervisor: tests/unit/t-supervisor.c \
 	$(BUILD)/daemon/supervisor.o $(BUILD)/daemon/backoff.o $(BUILD)/daemon/mailbox.o \
 	$(BUILD)/daemon/settings.o $(UNIT_COMMON)
 $(BUILD)/tests/unit/t-mailbox: tests/unit/t-mailbox.c $(BUILD)/daemon/mailbox.o $(UNIT_COMMON)
+$(BUILD)/tests/unit/t-proto: tests/unit/t-proto.c $(BUILD)/daemon/proto.o $(UNIT_COMMON)
 $(BUILD)/tests/unit/%: tests/unit/tap.h
 	@mkdir -p $(@D)
 	@echo "  TEST    $@"

@@ -32,16 +32,23 @@
 #define OUT_LINE_MAX 4096
 #define OUT_RATE_LINES 1000 /* per second and stream, then dropped */
 /*
- * Messages on their way to a child, not yet acknowledged: so few that the
- * channel never fills with them, and the host's other sends to the child
- * (stop, reload, answers) never wait for room.
+ * Messages on their way to a child go many to a frame (PROTO_MAIL), and
+ * the frames not yet acknowledged are bounded so that the channel never
+ * fills with them: the host's other frames to the child (stop, reload,
+ * answers) never wait for room. The kernel charges a frame against the
+ * sending end's SO_SNDBUF by the memory that holds it, at most twice its
+ * length (rounded up to a power of two) and about 1 KiB: frames in flight
+ * are counted so, within half the buffer, and at most MAIL_FRAMES of
+ * them. The buffer is asked to be CHAN_SNDBUF (the kernel doubles it,
+ * up to net.core.wmem_max).
  */
-#define MAIL_WINDOW 64
-#define MAIL_WINDOW_BYTES 65536
+#define MAIL_FRAMES 64
+#define MAIL_FRAME_COST(len) (2 * (size_t)(len) + 1024)
+#define CHAN_SNDBUF (512 * 1024)
 /* Frames for a child that does not read: past this, it is not read either. */
 #define OUT_FRAMES_MAX 10000
 
-/* A JSON frame for the child, waiting for room in the channel. */
+/* A frame for the child, waiting for room in the channel. */
 struct out_frame {
 	struct out_frame *next;
 	size_t len;
@@ -70,18 +77,22 @@ struct proc_state {
 	char mark[64]; /* TEND_INSTANCE=... */
 	double window;  /* the current second of output */
 	unsigned lines; /* logged in it */
-	/* messages for the plugin, forwarded within MAIL_WINDOW */
+	/* messages for the plugin, forwarded within the window */
 	ev_async mail;       /* its mailbox has messages */
 	ev_io chan_out;      /* the channel has room again */
 	struct out_frame *outq, **outq_tail; /* waiting for that room */
 	unsigned noutq;
 	bool chan_eof;       /* the child closed it */
 	bool mail_on;        /* the child runs the plugin: forward */
-	struct mail *pending; /* taken, waiting for room, keeps its place */
-	unsigned inflight;   /* sent, not acknowledged yet */
-	size_t inflight_bytes;
-	size_t sizes[MAIL_WINDOW]; /* of those in flight, oldest at first */
-	unsigned first;
+	struct out_frame *pending; /* an M frame waiting for room */
+	unsigned pending_n;        /* its messages */
+	unsigned frames;           /* M frames sent, not acknowledged yet */
+	unsigned first;            /* the oldest's slot in the two below */
+	unsigned inflight;         /* their messages */
+	size_t inflight_cost;      /* their MAIL_FRAME_COST */
+	size_t mail_window;        /* on that cost: half the SO_SNDBUF */
+	uint16_t frame_n[MAIL_FRAMES];
+	uint32_t frame_cost[MAIL_FRAMES];
 };
 
 static char *cgroup_base; /* NULL: no cgroup, use the subreaper */
@@ -260,42 +271,34 @@ static void on_output(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 /* 0, or why not (EAGAIN: the channel is full for now). */
-static int send_now(int chan, const char *text, size_t len)
+static int send_now(int chan, const void *frame, size_t len)
 {
-	struct iovec iov = {(void *)text, len};
+	struct iovec iov = {(void *)frame, len};
 	return proto_sendv(chan, &iov, 1, MSG_DONTWAIT) < 0 ? errno : 0;
 }
 
 /*
- * A JSON frame for the child (takes the reference). tendd never waits
- * for a child: a frame that finds the channel full waits, in order, for
- * room (on_chan_out), and while OUT_FRAMES_MAX wait, the child is not
- * read either, so that it cannot make them pile up without end.
+ * A frame for the child. tendd never waits for a child: a frame that
+ * finds the channel full waits, in order, for room (on_chan_out), and
+ * while OUT_FRAMES_MAX wait, the child is not read either, so that it
+ * cannot make them pile up without end.
  */
-static void chan_send(struct instance *in, json_t *msg)
+static void chan_send_bytes(struct instance *in, const void *frame,
+                            size_t len)
 {
 	struct proc_state *st = state(in);
-	char *text = json_dumps(msg, JSON_COMPACT);
 	struct out_frame *f;
-	size_t len;
 
-	json_decref(msg);
-	if (text == NULL || st->chan < 0) {
-		free(text);
+	if (st->chan < 0)
 		return;
-	}
-	len = strlen(text);
-	if (st->outq == NULL && send_now(st->chan, text, len) != EAGAIN) {
-		free(text); /* sent, or the child is gone: its exit follows */
-		return;
-	}
+	if (st->outq == NULL && send_now(st->chan, frame, len) != EAGAIN)
+		return; /* sent, or the child is gone: its exit follows */
 	f = malloc(sizeof(*f) + len);
 	if (f == NULL)
 		fatalx("out of memory");
 	f->next = NULL;
 	f->len = len;
-	memcpy(f->text, text, len);
-	free(text);
+	memcpy(f->text, frame, len);
 	*st->outq_tail = f;
 	st->outq_tail = &f->next;
 	ev_io_start(in->sv->loop, &st->chan_out);
@@ -305,6 +308,17 @@ static void chan_send(struct instance *in, json_t *msg)
 		       (int)in->pid);
 		ev_io_stop(in->sv->loop, &st->chan_io);
 	}
+}
+
+/* A JSON frame for the child (takes the reference), as chan_send_bytes. */
+static void chan_send(struct instance *in, json_t *msg)
+{
+	char *text = json_dumps(msg, JSON_COMPACT);
+
+	json_decref(msg);
+	if (text)
+		chan_send_bytes(in, text, strlen(text));
+	free(text);
 }
 
 static void forward_mail(struct instance *in);
@@ -339,55 +353,128 @@ static void mail_wake(void *arg)
 	ev_async_send(in->sv->loop, &state(in)->mail);
 }
 
-static int send_mail(int chan, const struct mail *m)
+/* Whether b comes from the sender of a, the mail before it. */
+static bool same_sender(const struct mail *a, const struct mail *b)
 {
-	unsigned char head[2 + sizeof(m->from)];
-	size_t n = strlen(m->from);
-	struct iovec iov[2] = {{head, 2 + n}, {(void *)m->data, m->len}};
-
-	head[0] = PROTO_MAIL;
-	head[1] = (unsigned char)n;
-	memcpy(head + 2, m->from, n);
-	return proto_sendv(chan, iov, 2, MSG_DONTWAIT);
+	if (a == NULL)
+		return false;
+	if (a->block && a->block == b->block)
+		return true; /* of one batch */
+	return a->fromlen == b->fromlen &&
+	       memcmp(a->from, b->from, a->fromlen) == 0;
 }
 
 /*
- * Forward what the window allows, in order: a message that has to wait
- * (for an acknowledgement, or for room in the channel) holds the others.
+ * The next M frame: as many messages as the mailbox has and fit in
+ * `room` bytes, packed into buf, which they leave (freed). Its length,
+ * with *n its messages; 0 when none waits or the first does not fit.
+ */
+static size_t pack_mail(struct instance *in, unsigned char *buf, size_t room,
+                        unsigned *n)
+{
+	struct mail *first, *prev = NULL;
+	size_t at = PROTO_MAIL_HEAD;
+
+	first = mailbox_take_some(in->sv->mailbox, in->mail_run,
+	                          PROTO_BATCH_MAX, room - PROTO_MAIL_HEAD,
+	                          PROTO_MAIL_EACH, n);
+	if (first == NULL)
+		return 0;
+	for (struct mail *m = first; m; prev = m, m = m->next)
+		at = proto_mail_add(buf, at,
+		                    same_sender(prev, m) ? NULL : m->from,
+		                    m->fromlen, m->data, m->len);
+	mail_free_chain(first);
+	proto_mail_finish(buf, *n);
+	return at;
+}
+
+/* An M frame of `n` messages is on its way: it counts in the window. */
+static void mail_sent(struct proc_state *st, size_t len, unsigned n)
+{
+	unsigned slot = (st->first + st->frames) % MAIL_FRAMES;
+
+	st->frame_n[slot] = (uint16_t)n;
+	st->frame_cost[slot] = (uint32_t)MAIL_FRAME_COST(len);
+	st->frames++;
+	st->inflight += n;
+	st->inflight_cost += MAIL_FRAME_COST(len);
+}
+
+/*
+ * Send the M frame f of `n` messages; false when the channel is full,
+ * and on_chan_out() is to try again. A child that is gone loses them:
+ * its exit is on its way.
+ */
+static bool send_mail(struct instance *in, const void *f, size_t len,
+                      unsigned n)
+{
+	struct proc_state *st = state(in);
+
+	switch (send_now(st->chan, f, len)) {
+	case 0:
+		mail_sent(st, len, n);
+		break;
+	case EAGAIN:
+		ev_io_start(in->sv->loop, &st->chan_out);
+		return false;
+	default:
+		mailbox_settle(in->sv->mailbox, in->mail_run, 0, n);
+	}
+	return true;
+}
+
+/* The M frame that found the channel full waits for room, in order. */
+static void keep_mail(struct proc_state *st, const void *f, size_t len,
+                      unsigned n)
+{
+	st->pending = malloc(sizeof(*st->pending) + len);
+	if (st->pending == NULL)
+		fatalx("out of memory");
+	st->pending->len = len;
+	memcpy(st->pending->text, f, len);
+	st->pending_n = n;
+}
+
+/*
+ * Forward what the window allows, in order, many messages to a frame: a
+ * frame waits (for acknowledgements, or for room in the channel) while
+ * the window is full, and one frame is always allowed when none is on
+ * its way, however big.
  */
 static void forward_mail(struct instance *in)
 {
+	static unsigned char buf[PROTO_MSG_MAX]; /* main thread only */
 	struct proc_state *st = state(in);
-	struct mailbox *mb = in->sv->mailbox;
 
-	while (st->mail_on && !ev_is_active(&st->chan_out) &&
-	       st->inflight < MAIL_WINDOW) {
-		struct mail *m = st->pending;
-		int rc;
-
-		if (m == NULL)
-			m = mailbox_take(mb, in->mail_run);
-		if (m == NULL)
+	if (st->pending) {
+		if (ev_is_active(&st->chan_out) ||
+		    !send_mail(in, st->pending->text, st->pending->len,
+		               st->pending_n))
 			return;
-		st->pending = m;
-		if (st->inflight > 0 &&
-		    st->inflight_bytes + m->len > MAIL_WINDOW_BYTES)
-			return;
-		rc = send_mail(st->chan, m);
-		if (rc < 0 && errno == EAGAIN) {
-			ev_io_start(in->sv->loop, &st->chan_out);
-			return;
-		}
+		free(st->pending);
 		st->pending = NULL;
-		if (rc < 0) { /* the child is gone; its exit is on its way */
-			mailbox_settle(mb, in->mail_run, 0, 1);
-		} else {
-			st->sizes[(st->first + st->inflight) % MAIL_WINDOW] =
-			    m->len;
-			st->inflight++;
-			st->inflight_bytes += m->len;
+	}
+	while (st->mail_on && !ev_is_active(&st->chan_out) &&
+	       st->frames < MAIL_FRAMES) {
+		size_t room = PROTO_MSG_MAX, len;
+		unsigned n;
+
+		if (st->frames > 0) {
+			size_t left = st->mail_window > st->inflight_cost
+			                  ? st->mail_window - st->inflight_cost
+			                  : 0;
+			if (left < MAIL_FRAME_COST(PROTO_MAIL_HEAD + 64))
+				return;
+			left = (left - MAIL_FRAME_COST(0)) / 2;
+			room = left < room ? left : room;
 		}
-		mail_free(m);
+		if ((len = pack_mail(in, buf, room, &n)) == 0)
+			return;
+		if (!send_mail(in, buf, len, n)) {
+			keep_mail(st, buf, len, n);
+			return;
+		}
 	}
 }
 
@@ -421,59 +508,77 @@ static void mail_stop(struct instance *in)
 	ev_async_stop(in->sv->loop, &st->mail);
 	ev_io_stop(in->sv->loop, &st->chan_out);
 	mailbox_settle(in->sv->mailbox, in->mail_run, 0,
-	               st->inflight + (st->pending != NULL));
-	mail_free(st->pending);
+	               st->inflight + (st->pending ? st->pending_n : 0));
+	free(st->pending);
 	st->pending = NULL;
-	st->inflight = 0;
+	st->frames = st->inflight = 0;
+	st->inflight_cost = 0;
 }
 
-/* The child handled `n` of the messages in flight, and lost `lost`. */
-static void mail_acked(struct instance *in, json_t *msg)
+/*
+ * [D][frames][n]: the child handled the oldest `frames` M frames, and
+ * gave `n` of their messages to message(); the others are lost. Never
+ * more than were sent, whatever a child says.
+ */
+static void mail_acked(struct instance *in, const unsigned char *f,
+                       size_t len)
 {
 	struct proc_state *st = state(in);
-	json_int_t n = json_integer_value(json_object_get(msg, "n"));
-	json_int_t lost = json_integer_value(json_object_get(msg, "lost"));
+	uint32_t frames, n;
+	unsigned msgs = 0;
 
-	/* never more than were sent, whatever a child says */
-	n = n < 0 ? 0 : n > st->inflight ? st->inflight : n;
-	lost = lost < 0 ? 0 : lost > st->inflight - n ? st->inflight - n : lost;
-	for (json_int_t i = 0; i < n + lost; i++) {
-		st->inflight_bytes -= st->sizes[st->first];
-		st->first = (st->first + 1) % MAIL_WINDOW;
+	if (proto_delivered_parse(f, len, &frames, &n) < 0 || !st->mail_on)
+		return;
+	if (frames > st->frames)
+		frames = st->frames;
+	for (uint32_t i = 0; i < frames; i++) {
+		msgs += st->frame_n[st->first];
+		st->inflight_cost -= st->frame_cost[st->first];
+		st->first = (st->first + 1) % MAIL_FRAMES;
 	}
-	st->inflight -= (unsigned)(n + lost);
-	mailbox_settle(in->sv->mailbox, in->mail_run, (unsigned)n,
-	               (unsigned)lost);
+	st->frames -= frames;
+	st->inflight -= msgs;
+	if (n > msgs)
+		n = msgs;
+	mailbox_settle(in->sv->mailbox, in->mail_run, n, msgs - n);
 	forward_mail(in);
 }
 
-static void answer(struct instance *in, json_int_t id, int err)
+static void answer(struct instance *in, uint32_t id, uint32_t n, int err)
 {
-	chan_send(in, json_pack("{s:s, s:I, s:i}", "t", "answer", "id", id,
-	                        "err", err));
+	unsigned char buf[PROTO_ANSWER_LEN];
+
+	proto_answer_pack(buf, id, n, err);
+	chan_send_bytes(in, buf, sizeof(buf));
 }
 
-/* tend_send() in the child: [S][id: 4][n][to: n bytes][data] */
-static void on_send(struct instance *in, const unsigned char *f, size_t len)
+/*
+ * tend_send() and tend_send_batch() in the child: a B frame, answered
+ * with how many its receiver's mailbox took, the first ones, and why not
+ * the next. The messages are copied from the frame as they are queued.
+ */
+static void on_batch(struct instance *in, const unsigned char *f, size_t len)
 {
-	char to[NAME_MAX_LEN + 9];
+	static struct tend_msg msgs[PROTO_BATCH_MAX]; /* main thread only */
+	char to[PROTO_TO_MAX + 1];
 	uint32_t id;
-	size_t n;
-	int err;
+	size_t n, k;
+	int err = 0;
 
-	if (len < 6 || 6 + (size_t)f[5] > len)
+	if (proto_batch_parse(f, len, &id, to, msgs, &n) < 0)
 		return; /* not our runner's */
-	memcpy(&id, f + 1, sizeof(id));
-	n = f[5];
-	if (n >= sizeof(to) || memchr(f + 6, '\0', n)) {
+	if (strlen(to) != (size_t)f[9]) {
+		k = 0;
 		err = ENOENT; /* no service has such a name */
+	} else if (n == 1) {
+		err = mailbox_send(in->sv->mailbox, in->name, to, msgs[0].data,
+		                   msgs[0].len);
+		k = err == 0;
 	} else {
-		memcpy(to, f + 6, n);
-		to[n] = '\0';
-		err = mailbox_send(in->sv->mailbox, in->name, to, f + 6 + n,
-		                   len - 6 - n);
+		k = mailbox_send_batch(in->sv->mailbox, in->name, to, msgs, n,
+		                       &err);
 	}
-	answer(in, id, err);
+	answer(in, id, (uint32_t)k, err);
 }
 
 static void on_message(struct instance *in, json_t *msg)
@@ -488,11 +593,10 @@ static void on_message(struct instance *in, json_t *msg)
 		const char *text = json_string_value(json_object_get(msg, "msg"));
 		if (level <= log_threshold && text)
 			log_write(level, in->name, "%s", text);
-	} else if (strcmp(t, "delivered") == 0) {
-		mail_acked(in, msg);
 	} else if (strcmp(t, "watch") == 0) {
 		const char *name = json_string_value(json_object_get(msg, "name"));
-		answer(in, json_integer_value(json_object_get(msg, "id")),
+		json_int_t id = json_integer_value(json_object_get(msg, "id"));
+		answer(in, (uint32_t)id, 0,
 		       mailbox_watch(in->sv->mailbox, in->mail_run,
 		                     name ? name : ""));
 	} else if (strcmp(t, "started") == 0) {
@@ -531,8 +635,10 @@ static bool drain_channel(struct instance *in, unsigned max)
 	for (unsigned k = 0; max == 0 || k < max; k++) {
 		if ((n = proto_recv_raw(state(in)->chan, buf, sizeof(buf))) <= 0)
 			break;
-		if (buf[0] == PROTO_SEND)
-			on_send(in, buf, (size_t)n);
+		if (buf[0] == PROTO_BATCH)
+			on_batch(in, buf, (size_t)n);
+		else if (buf[0] == PROTO_DELIVERED)
+			mail_acked(in, buf, (size_t)n);
 		else if ((msg = proto_parse(buf, (size_t)n)) != NULL)
 			on_message(in, msg);
 		n = -1;
@@ -711,6 +817,19 @@ static size_t frame_len(json_t *msg)
 	return len;
 }
 
+/* Ask for a bigger send buffer on tendd's end; the mail window is half. */
+static size_t chan_window(int chan)
+{
+	int size = CHAN_SNDBUF;
+	socklen_t len = sizeof(size);
+
+	(void)setsockopt(chan, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (getsockopt(chan, SOL_SOCKET, SO_SNDBUF, &size, &len) < 0 ||
+	    size <= 0)
+		size = 2 * MAIL_FRAME_COST(PROTO_MSG_MAX);
+	return (size_t)size / 2;
+}
+
 static void watch_pipe(struct instance *in, struct out_pipe *p, int fd,
                        bool is_err)
 {
@@ -788,6 +907,7 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	ev_child_start(in->sv->loop, &st->child);
 
 	st->chan = chan[0];
+	st->mail_window = chan_window(st->chan);
 	ev_io_init(&st->chan_io, on_channel, st->chan, EV_READ);
 	st->chan_io.data = in;
 	ev_io_start(in->sv->loop, &st->chan_io);

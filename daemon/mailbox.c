@@ -132,93 +132,127 @@ static unsigned clamp_limit(int limit)
 	return limit > MAILBOX_MAX ? MAILBOX_MAX : (unsigned)limit;
 }
 
-/*
- * The mails of one batch share one allocation, freed with the last of
- * them: a malloc() and a free() a message, one thread's against the
- * other's arena, were most of what a batch between threads cost.
- */
-struct mail_block {
-	_Atomic size_t refs;
-	max_align_t first[]; /* the mails, each aligned */
-};
-
-#define MAIL_ALIGN _Alignof(max_align_t)
-
-static size_t mail_size(size_t len)
+static struct mail *mail_new(const char *from, const char *prefix,
+                             const void *data, size_t len)
 {
-	size_t n = sizeof(struct mail) + len + 1;
-
-	return (n + MAIL_ALIGN - 1) / MAIL_ALIGN * MAIL_ALIGN;
-}
-
-/* Fill `m` with a copy; `m` has room for mail_size(len). */
-static void mail_fill(struct mail *m, const char *from, const char *prefix,
-                      const void *data, size_t len)
-{
+	struct mail *m = malloc(sizeof(*m) + len + 1);
 	size_t p = strlen(prefix), f = strnlen(from, sizeof(m->from) - 1 - p);
 
+	if (m == NULL)
+		fatalx("out of memory");
 	m->next = NULL;
-	m->len = len;
+	m->block = NULL;
+	m->len = (uint32_t)len;
 	/* no snprintf: it was a third of the cost of a message */
 	memcpy(m->from, prefix, p);
 	memcpy(m->from + p, from, f);
 	m->from[p + f] = '\0';
+	m->fromlen = (unsigned char)(p + f);
 	if (len)
 		memcpy(m->data, data, len);
 	m->data[len] = '\0';
-}
-
-static struct mail *mail_new(const char *from, const char *prefix,
-                             const void *data, size_t len)
-{
-	struct mail *m = malloc(mail_size(len));
-
-	if (m == NULL)
-		fatalx("out of memory");
-	mail_fill(m, from, prefix, data, len);
-	m->block = NULL;
 	return m;
 }
 
-/* Copies of msgs[0..n), n > 0, chained in order; returns the last. */
-static struct mail *mail_batch(const char *from, const struct tend_msg *msgs,
-                               unsigned n, struct mail **first)
-{
-	size_t size = sizeof(struct mail_block);
-	struct mail_block *b;
-	struct mail *m = NULL, *prev = NULL;
-	char *at;
+/*
+ * The mails of a batch are made in blocks of about MAIL_BLOCK bytes, one
+ * allocation each, freed with the last of its mails: a malloc() and a
+ * free() per message were a fifth of the cost of one from a child.
+ */
+#define MAIL_BLOCK 65536
+struct mail_block {
+	_Atomic unsigned refs;                 /* its mails not freed yet */
+	_Alignas(struct mail) unsigned char mails[]; /* mail_size() each */
+};
 
-	for (unsigned i = 0; i < n; i++)
-		size += mail_size(msgs[i].len);
-	if ((b = malloc(size)) == NULL)
-		fatalx("out of memory");
-	atomic_init(&b->refs, n);
-	at = (char *)b->first;
-	for (unsigned i = 0; i < n; i++) {
-		m = (struct mail *)(void *)at;
-		at += mail_size(msgs[i].len);
-		mail_fill(m, from, "", msgs[i].data, msgs[i].len);
-		m->block = b;
-		if (prev)
-			prev->next = m;
-		else
-			*first = m;
-		prev = m;
-	}
-	return m;
+static size_t mail_size(size_t len)
+{
+	size_t align = _Alignof(struct mail);
+
+	return (sizeof(struct mail) + len + 1 + align - 1) & ~(align - 1);
 }
 
-/* A mail is done with: taken and handled, or dropped. Any thread. */
+/* Free a mail: a block goes with the last of its mails. Any thread. */
 void mail_free(struct mail *m)
 {
 	if (m == NULL)
 		return;
 	if (m->block == NULL)
 		free(m);
-	else if (atomic_fetch_sub_explicit(&m->block->refs, 1,
-	                                   memory_order_acq_rel) == 1)
+	else if (atomic_fetch_sub(&m->block->refs, 1) == 1)
 		free(m->block);
+}
+
+/* A chain of mails (by next), freed: those of a block with one count. */
+void mail_free_chain(struct mail *m)
+{
+	while (m) {
+		struct mail *next = m->next;
+		struct mail_block *b = m->block;
+		unsigned n = 1;
+
+		if (b == NULL) {
+			free(m);
+		} else {
+			while (next && next->block == b) {
+				n++;
+				next = next->next;
+			}
+			if (atomic_fetch_sub(&b->refs, n) == n)
+				free(b);
+		}
+		m = next;
+	}
+}
+
+/*
+ * Copies of msgs[0..n) from `from`, chained in order (*last the last),
+ * in blocks: a message too big to share one is made alone.
+ */
+static struct mail *mails_new(const char *from, const struct tend_msg *msgs,
+                              unsigned n, struct mail **last)
+{
+	struct mail *first = NULL, **at = &first, *m = NULL;
+	size_t f = strnlen(from, sizeof(m->from) - 1);
+	unsigned i = 0;
+
+	while (i < n) {
+		size_t size = sizeof(struct mail_block);
+		unsigned j = i;
+		struct mail_block *b;
+		unsigned char *p;
+
+		while (j < n && size + mail_size(msgs[j].len) <= MAIL_BLOCK)
+			size += mail_size(msgs[j++].len);
+		if (j == i) { /* too big to share */
+			m = mail_new(from, "", msgs[i].data, msgs[i].len);
+			*at = m;
+			at = &m->next;
+			i++;
+			continue;
+		}
+		if ((b = malloc(size)) == NULL)
+			fatalx("out of memory");
+		atomic_init(&b->refs, j - i);
+		p = b->mails;
+		for (; i < j; i++) {
+			m = (struct mail *)p;
+			m->block = b;
+			m->len = (uint32_t)msgs[i].len;
+			m->fromlen = (unsigned char)f;
+			memcpy(m->from, from, f);
+			m->from[f] = '\0';
+			if (m->len)
+				memcpy(m->data, msgs[i].data, m->len);
+			m->data[m->len] = '\0';
+			*at = m;
+			at = &m->next;
+			p += mail_size(m->len);
+		}
+	}
+	*at = NULL;
+	*last = m;
+	return first;
 }
 
 /* Under mb->lock: forget the queue; returns how many were in it. */
@@ -226,11 +260,8 @@ static unsigned discard(struct mailbox *mb)
 {
 	unsigned n = mb->queued;
 
-	while (mb->head) {
-		struct mail *m = mb->head;
-		mb->head = m->next;
-		mail_free(m);
-	}
+	mail_free_chain(mb->head);
+	mb->head = NULL;
 	mb->tail = &mb->head;
 	mb->queued = 0;
 	mb->dropped += n;
@@ -486,7 +517,7 @@ void mailbox_unbind(struct mailbox *mb, unsigned long run)
 /*
  * The oldest message for run `run`, or NULL. It still counts against the
  * limit until mailbox_settle() says what became of it. The caller frees
- * it. Any thread.
+ * it (mail_free). Any thread.
  */
 struct mail *mailbox_take(struct mailbox *mb, unsigned long run)
 {
@@ -506,6 +537,49 @@ struct mail *mailbox_take(struct mailbox *mb, unsigned long run)
 	}
 	pthread_mutex_unlock(&mb->lock);
 	return m;
+}
+
+/*
+ * The oldest messages for run `run`, in order, as a chain of *n: at most
+ * `max` of them, and no more than fit in `bytes`, each counted as its
+ * length, its sender's name and `each`. NULL and 0 when none waits, or
+ * the first does not fit. They still count against the limit until
+ * mailbox_settle() says what became of them. The caller frees them
+ * (mail_free). Any thread.
+ */
+struct mail *mailbox_take_some(struct mailbox *mb, unsigned long run,
+                               unsigned max, size_t bytes, size_t each,
+                               unsigned *n)
+{
+	struct mail *first = NULL, *last = NULL;
+	unsigned got = 0;
+
+	*n = 0;
+	if (mb == NULL)
+		return NULL;
+	pthread_mutex_lock(&mb->lock);
+	if (mb->run == run) {
+		for (struct mail *m = mb->head; m && got < max; m = m->next) {
+			size_t cost = m->len + m->fromlen + each;
+			if (cost > bytes)
+				break;
+			bytes -= cost;
+			last = m;
+			got++;
+		}
+	}
+	if (last) {
+		first = mb->head;
+		mb->head = last->next;
+		if (mb->head == NULL)
+			mb->tail = &mb->head;
+		last->next = NULL;
+		mb->queued -= got;
+		mb->held += got;
+	}
+	pthread_mutex_unlock(&mb->lock);
+	*n = got;
+	return first;
 }
 
 /* Of the messages taken, `delivered` reached message(), `lost` did not. */
@@ -533,7 +607,7 @@ void mailbox_settle(struct mailbox *mb, unsigned long run, unsigned delivered,
 bool mailbox_deliver(struct mailbox *mb, struct instance *in, unsigned max)
 {
 	unsigned long run = in->mail_run;
-	struct mail *m, *next;
+	struct mail *m;
 	unsigned got = 0, delivered = 0;
 	bool more;
 
@@ -554,15 +628,14 @@ bool mailbox_deliver(struct mailbox *mb, struct instance *in, unsigned max)
 	}
 	more = mb->head != NULL;
 	pthread_mutex_unlock(&mb->lock);
-	for (; m; m = next) {
-		next = m->next;
+	for (struct mail *at = m; at; at = at->next) {
 		if (in->api->message && atomic_load_explicit(
 		                            &mb->taking, memory_order_relaxed) == run) {
-			in->api->message(&in->ctx, m->from, m->data, m->len);
+			in->api->message(&in->ctx, at->from, at->data, at->len);
 			delivered++;
 		}
-		mail_free(m);
 	}
+	mail_free_chain(m);
 	if (got)
 		mailbox_settle(mb, run, delivered, got - delivered);
 	return more;
@@ -637,7 +710,7 @@ size_t mailbox_send_batch(struct mailbox *from_box, const char *from,
 		why = EAGAIN;
 	}
 	if (room)
-		last = mail_batch(from, msgs, want, &first);
+		first = mails_new(from, msgs, want, &last);
 	if (first) {
 		int now;
 		pthread_mutex_lock(&mb->lock);
@@ -655,11 +728,7 @@ size_t mailbox_send_batch(struct mailbox *from_box, const char *from,
 		mb->refused++;
 out:
 	registry_done();
-	while (first) { /* refused after all */
-		struct mail *m = first;
-		first = m->next;
-		mail_free(m);
-	}
+	mail_free_chain(first);
 	if (from_box)
 		from_box->sent += k;
 	*err = k == n ? 0 : why;

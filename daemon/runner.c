@@ -11,11 +11,12 @@
  *
  * One thread reads the channel: the main thread (the loop's, for
  * process-async), or for process, once run() is called, a reader thread
- * of its own. tend_send() and tend_watch() wait for tendd's answer, so
- * that they return what it says: another thread waits on a condition
- * variable for the reader to see it; the reader itself (in message() or
- * reload(), say) reads until its answer comes and keeps what else came
- * meanwhile for after.
+ * of its own. tend_send(), tend_send_batch() and tend_watch() wait for
+ * tendd's answer, so that they return what it says: another thread waits
+ * on a condition variable for the reader to see it; the reader itself (in
+ * message() or reload(), say) reads until its answer comes and keeps what
+ * else came meanwhile for after. Messages come many to a frame, and are
+ * acknowledged a frame at a time, once message() has had them all.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -71,10 +72,11 @@ struct frame {
 	unsigned char buf[]; /* len bytes, then a NUL */
 };
 
-/* A tend_send() or tend_watch() waiting for tendd's answer. */
+/* A tend_send(), tend_send_batch() or tend_watch() waiting for an answer. */
 struct call {
 	uint32_t id;
 	bool done;
+	uint32_t n; /* messages accepted */
 	int err;
 	struct call *next;
 };
@@ -86,7 +88,7 @@ static uint32_t last_call;        /* under call_lock */
 static pthread_t reader;          /* under call_lock */
 /* the reader's own */
 static struct frame *deferred, **deferred_tail = &deferred;
-static unsigned acks, lost_acks; /* PROTO_MAIL frames not acknowledged */
+static uint32_t ack_frames, ack_n; /* PROTO_MAIL frames not acknowledged */
 
 static void say(json_t *msg)
 {
@@ -222,36 +224,49 @@ static bool am_reader(void)
 	return r;
 }
 
-/* The next frame, or NULL when none waits; exits when tendd is gone. */
-static struct frame *read_frame(void)
+/*
+ * The next frame into buf (PROTO_MSG_MAX bytes, and one more for a NUL
+ * after it): its length, or 0 when none waits. Exits when tendd is gone.
+ */
+static size_t read_frame(unsigned char *buf)
 {
-	unsigned char buf[PROTO_MSG_MAX];
-	ssize_t n = proto_recv_raw(me.chan, buf, sizeof(buf));
-	struct frame *f;
+	ssize_t n = proto_recv_raw(me.chan, buf, PROTO_MSG_MAX);
 
 	if (n < 0 && errno == EAGAIN)
-		return NULL;
+		return 0;
 	if (n <= 0)
 		_exit(1); /* the channel is closed: tendd is gone */
-	f = malloc(sizeof(*f) + (size_t)n + 1);
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+/* A copy of a frame, kept for after the answer awaited. */
+static void defer(const unsigned char *buf, size_t len)
+{
+	struct frame *f = malloc(sizeof(*f) + len + 1);
+
 	if (f == NULL)
 		_exit(1);
 	f->next = NULL;
-	f->len = (size_t)n;
-	memcpy(f->buf, buf, (size_t)n);
-	f->buf[n] = '\0';
-	return f;
+	f->len = len;
+	memcpy(f->buf, buf, len + 1);
+	*deferred_tail = f;
+	deferred_tail = &f->next;
 }
 
-/* An answer for a call: mark it done, wake whoever waits. */
-static void answered(json_t *msg)
+/* An answer (PROTO_ANSWER) for a call: mark it done, wake whoever waits. */
+static void answered(const unsigned char *f, size_t len)
 {
-	uint32_t id = (uint32_t)json_integer_value(json_object_get(msg, "id"));
+	uint32_t id, n;
+	int err;
 
+	if (proto_answer_parse(f, len, &id, &n, &err) < 0)
+		return;
 	pthread_mutex_lock(&call_lock);
 	for (struct call *c = calls; c; c = c->next)
 		if (c->id == id) {
-			c->err = (int)json_integer_value(json_object_get(msg, "err"));
+			c->n = n;
+			c->err = err;
 			c->done = true;
 		}
 	pthread_cond_broadcast(&call_done);
@@ -284,23 +299,17 @@ static int await_answer(struct call *c)
 	struct call **at;
 
 	if (am_reader()) {
+		unsigned char buf[PROTO_MSG_MAX + 1];
 		while (!c->done) {
-			struct frame *f = read_frame();
-			json_t *msg;
-			if (f == NULL) {
+			size_t len = read_frame(buf);
+			if (len == 0) {
 				if (poll(&p, 1, -1) < 0 && errno != EINTR)
 					_exit(1);
-				continue;
-			}
-			msg = f->buf[0] == '{' ? proto_parse(f->buf, f->len) : NULL;
-			if (msg && strcmp(proto_type(msg), "answer") == 0) {
-				answered(msg);
-				free(f);
+			} else if (buf[0] == PROTO_ANSWER) {
+				answered(buf, len);
 			} else {
-				*deferred_tail = f;
-				deferred_tail = &f->next;
+				defer(buf, len);
 			}
-			json_decref(msg);
 		}
 		/* outside a callback of the channel, who else would see them? */
 		if (deferred && me.loop)
@@ -316,39 +325,84 @@ static int await_answer(struct call *c)
 	return c->err;
 }
 
-static int c_send(struct tend_ctx *c, const char *to, const void *d, size_t n)
+/* A message tend_send() refuses before asking tendd. */
+static int bad_message(const struct tend_msg *msg)
 {
-	unsigned char head[6 + NAME_MAX_LEN + 8];
+	if (msg->data == NULL && msg->len > 0)
+		return EINVAL;
+	return msg->len > TEND_MSG_MAX ? EMSGSIZE : 0;
+}
+
+/*
+ * One B frame of msgs[0..n), at most as many as fit: how many tendd
+ * accepted (*sent in the frame), with errno when fewer.
+ */
+static size_t send_frame(const char *to, size_t tolen,
+                         const struct tend_msg *msgs, size_t n, size_t *sent)
+{
 	struct call call = {0};
-	size_t tolen;
+	size_t len = proto_batch_fit(tolen, msgs, n, sent);
+	unsigned char *buf = malloc(len);
 	int err;
 
+	if (buf == NULL) {
+		errno = ENOMEM;
+		return 0;
+	}
+	add_call(&call);
+	proto_batch_pack(buf, call.id, to, tolen, msgs, *sent);
+	say_frame((struct iovec[]){{buf, len}}, 1);
+	free(buf);
+	err = await_answer(&call);
+	if (call.n >= *sent)
+		return *sent;
+	errno = err ? err : EPROTO;
+	return call.n;
+}
+
+/*
+ * tend_send_batch(): as many frames as the messages need, each waiting
+ * for its answer before the next is sent, so that what was accepted is
+ * always the first ones. The checks tendd would make first are made
+ * here, in its order: EINVAL, the messages, then the name.
+ */
+static long c_send_batch(struct tend_ctx *c, const char *to,
+                         const struct tend_msg *msgs, size_t n)
+{
+	size_t valid, tolen, done = 0;
+	int bad = 0;
+
 	(void)c;
-	if (to == NULL || (d == NULL && n > 0)) {
+	if (to == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
+	for (valid = 0; valid < n; valid++)
+		if ((bad = bad_message(&msgs[valid])) != 0)
+			break;
 	tolen = strlen(to);
-	if (tolen > NAME_MAX_LEN + 8) {
+	if (valid > 0 && tolen > NAME_MAX_LEN + 8) {
 		errno = ENOENT; /* no service has such a name */
 		return -1;
 	}
-	if (n > TEND_MSG_MAX) {
-		errno = EMSGSIZE;
-		return -1;
+	while (done < valid) {
+		size_t sent, took = send_frame(to, tolen, msgs + done,
+		                               valid - done, &sent);
+		done += took;
+		if (took < sent)
+			return done ? (long)done : -1;
 	}
-	add_call(&call);
-	head[0] = PROTO_SEND;
-	memcpy(head + 1, &call.id, sizeof(call.id));
-	head[5] = (unsigned char)tolen;
-	memcpy(head + 6, to, tolen);
-	say_frame((struct iovec[]){{head, 6 + tolen}, {(void *)d, n}}, 2);
-	err = await_answer(&call);
-	if (err) {
-		errno = err;
-		return -1;
-	}
-	return 0;
+	if (done == n)
+		return (long)n;
+	errno = bad;
+	return done ? (long)done : -1;
+}
+
+static int c_send(struct tend_ctx *c, const char *to, const void *d, size_t n)
+{
+	struct tend_msg msg = {d, n};
+
+	return c_send_batch(c, to, &msg, 1) == 1 ? 0 : -1;
 }
 
 static int c_watch(struct tend_ctx *c, const char *name)
@@ -436,6 +490,7 @@ static const struct tend_host host_table = {
     .set_data = c_set_data,
     .name = c_name,
     .exit = c_exit,
+    .send_batch = c_send_batch,
 };
 
 /*
@@ -461,42 +516,42 @@ static void reload(json_t *settings)
 	pthread_mutex_unlock(&me.run_lock);
 }
 
-/* Tell tendd how many of the messages it sent were handled. */
+/* Tell tendd which of the PROTO_MAIL frames it sent were handled. */
 static void flush_acks(void)
 {
-	if (acks + lost_acks == 0)
+	unsigned char buf[PROTO_DELIVERED_LEN];
+
+	if (ack_frames == 0)
 		return;
-	say(json_pack("{s:s, s:i, s:i}", "t", "delivered", "n", (int)acks,
-	              "lost", (int)lost_acks));
-	acks = lost_acks = 0;
+	proto_delivered_pack(buf, ack_frames, ack_n);
+	say_frame((struct iovec[]){{buf, sizeof(buf)}}, 1);
+	ack_frames = ack_n = 0;
 }
 
-/* [M][n][from: n bytes][data]: a message for message(), while it runs. */
-static void deliver(const struct frame *f)
+/*
+ * A PROTO_MAIL frame (f[len] may be written): each of its messages to
+ * message(), while it runs, then one acknowledgement. Small frames are
+ * acknowledged together, at most 16 at a time, or when none is left to
+ * read; a frame of many at once, so that the window moves on sooner.
+ */
+static void deliver(unsigned char *f, size_t len)
 {
-	char from[256];
-	size_t n = f->len >= 2 ? f->buf[1] : 0;
-	bool done = false;
+	struct proto_mail_reader r;
+	unsigned char *data;
+	size_t n;
+	int count = proto_mail_open(&r, f, len);
 
-	if (f->len < 2 + n) {
-		lost_acks++; /* cut short: still one of the window */
-		return;
-	}
-	memcpy(from, f->buf + 2, n);
-	from[n] = '\0';
 	if (me.blocking)
 		pthread_mutex_lock(&me.run_lock);
-	if (me.running && me.api->message) {
-		me.api->message(&me.ctx, from, f->buf + 2 + n, f->len - 2 - n);
-		done = true;
+	while (count > 0 && proto_mail_next(&r, &data, &n) > 0) {
+		if (!me.running || me.api->message == NULL)
+			continue; /* lost */
+		me.api->message(&me.ctx, r.from, data, n);
+		ack_n++;
 	}
 	if (me.blocking)
 		pthread_mutex_unlock(&me.run_lock);
-	if (done)
-		acks++;
-	else
-		lost_acks++;
-	if (acks + lost_acks >= 16) /* the window moves on sooner */
+	if (++ack_frames >= 16 || count >= 16)
 		flush_acks();
 }
 
@@ -505,9 +560,7 @@ static void on_message(json_t *msg)
 {
 	const char *t = proto_type(msg);
 
-	if (strcmp(t, "answer") == 0) {
-		answered(msg);
-	} else if (strcmp(t, "stop") == 0) {
+	if (strcmp(t, "stop") == 0) {
 		uint64_t one = 1;
 		me.stopping = 1;
 		(void)!write(me.stop_fd, &one, sizeof(one));
@@ -519,31 +572,38 @@ static void on_message(json_t *msg)
 	json_decref(msg);
 }
 
-static void handle(const struct frame *f)
+/* A frame from tendd, in buf[0..len), and buf[len] may be written. */
+static void handle(unsigned char *buf, size_t len)
 {
 	json_t *msg;
 
-	if (f->buf[0] == PROTO_MAIL) {
-		deliver(f);
-	} else if ((msg = proto_parse(f->buf, f->len)) != NULL) {
+	if (buf[0] == PROTO_MAIL)
+		deliver(buf, len);
+	else if (buf[0] == PROTO_ANSWER)
+		answered(buf, len);
+	else if ((msg = proto_parse(buf, len)) != NULL)
 		on_message(msg);
-	}
 }
 
 /* The reader: what was kept for later first, then what is there now. */
 static void pump(void)
 {
+	static unsigned char buf[PROTO_MSG_MAX + 1]; /* the reader's */
+	size_t len;
+
 	for (;;) {
 		struct frame *f = deferred;
 		if (f) {
 			deferred = f->next;
 			if (deferred == NULL)
 				deferred_tail = &deferred;
-		} else if ((f = read_frame()) == NULL) {
+			handle(f->buf, f->len);
+			free(f);
+		} else if ((len = read_frame(buf)) > 0) {
+			handle(buf, len);
+		} else {
 			break;
 		}
-		handle(f);
-		free(f);
 	}
 	flush_acks();
 }

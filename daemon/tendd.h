@@ -543,10 +543,12 @@ void notify_stopping(void);
 void notify_shutdown(void);
 
 /* mailbox.c: messages between services, found by name from any thread */
+struct mail_block;
 struct mail {
 	struct mail *next;
-	struct mail_block *block; /* a batch's one allocation, or NULL */
-	size_t len;
+	struct mail_block *block;     /* NULL, or shared with its batch */
+	uint32_t len;                 /* at most TEND_MSG_MAX */
+	unsigned char fromlen;        /* strlen(from) */
 	char from[NAME_MAX_LEN + 10]; /* a service, "@service" or "tendctl" */
 	unsigned char data[];         /* len bytes, then a NUL */
 };
@@ -567,8 +569,12 @@ void mailbox_state(struct mailbox *, const char *state, bool up);
 void mailbox_bind(struct mailbox *, unsigned long run, mailbox_wake_fn *,
                   void *arg);
 void mailbox_unbind(struct mailbox *, unsigned long run);
-struct mail *mailbox_take(struct mailbox *, unsigned long run);
 void mail_free(struct mail *);
+void mail_free_chain(struct mail *);
+struct mail *mailbox_take(struct mailbox *, unsigned long run);
+struct mail *mailbox_take_some(struct mailbox *, unsigned long run,
+                               unsigned max, size_t bytes, size_t each,
+                               unsigned *n);
 void mailbox_settle(struct mailbox *, unsigned long run, unsigned delivered,
                     unsigned lost);
 bool mailbox_deliver(struct mailbox *, struct instance *, unsigned max);

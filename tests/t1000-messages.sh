@@ -1,10 +1,11 @@
 #!/bin/bash
-# Messages between services (tend_send) and state subscriptions
-# (tend_watch): delivery in order between every pair of executors, through
-# a chain of relays under every executor, backpressure from a full
-# mailbox, receivers restarting mid-stream, the errors a sender gets,
-# `tendctl send`, the counters in status, a reload of `mailbox`, and no
-# leak or sanitizer report.
+# Messages between services (tend_send, tend_send_batch) and state
+# subscriptions (tend_watch): delivery in order between every pair of
+# executors, through a chain of relays under every executor, batches
+# from every executor (many frames from a child, a full mailbox, errors
+# in the middle), backpressure from a full mailbox, receivers restarting
+# mid-stream, the errors a sender gets, `tendctl send`, the counters in
+# status, a reload of `mailbox`, and no leak or sanitizer report.
 . "$(dirname "$0")/lib-tendd.sh"
 
 EXECS="async thread thread-async process process-async"
@@ -32,6 +33,16 @@ conf() {
 	EOF2
 	for e in $EXECS; do
 		echo "  { name = \"w-$e\"; plugin = \"msgtest.so\"; executor = \"$e\"; settings = { watch = \"target\"; }; },"
+	done
+	# batches: 3000 at once (many frames from a child) to the same
+	# executor, and on command to a child that holds its first message
+	for e in $EXECS; do
+		echo "  { name = \"bs-$e\"; plugin = \"msgtest.so\"; executor = \"$e\";"
+		echo "    settings = { to = \"br-$e\"; count = 3000; size = 100; batch = 3000; }; },"
+		echo "  { name = \"br-$e\"; plugin = \"msgtest.so\"; executor = \"$e\"; mailbox = 5000; settings = { expect = 3000; }; },"
+		echo "  { name = \"bc-$e\"; plugin = \"msgtest.so\"; executor = \"$e\"; },"
+		echo "  { name = \"bh-$e\"; plugin = \"msgtest.so\"; executor = \"process\"; mailbox = 3000;"
+		echo "    settings = { hold = \"$T/hold-$e\"; expect = 3001; }; },"
 	done
 	cat <<-EOF2
 	  { name = "target"; plugin = "msgtest.so"; executor = "async"; },
@@ -134,6 +145,42 @@ tctl stop idle >/dev/null
 wait_for 10 state_is idle stopped
 tctl restart p-esrch >/dev/null
 check "ESRCH at once: the receiver is stopped" wait_for 10 log_has ' p-esrch: probe idle: ESRCH$'
+
+# --- tend_send_batch, from every executor ---
+for e in $EXECS; do
+	check "bs-$e -> br-$e: one batch of 3000 (100 bytes each), in order" \
+		wait_for 20 in_order "br-$e" 3000 "bs-$e"
+	line=$(grep -E " bs-$e: sent 3000 to br-$e: " "$T/log")
+	like "$line" "eagain 0, esrch [0-9]+, other 0$" "bs-$e: no refusal but ESRCH before br-$e ran"
+	esrch=$(sed -E 's/.*esrch ([0-9]+).*/\1/' <<<"$line")
+	is "$(msg "bs-$e" sent)/$(msg "br-$e" received)/$(msg "br-$e" refused)" \
+		"3000/3000/${esrch:-?}" "bs-$e, br-$e: 3000 sent and received, each ESRCH refused once"
+done
+# bc-$e sends on command (from message(): in a child, the channel's
+# reader sends) to bh-$e, a child that holds its first message while
+# the file hold-$e exists: its mailbox of 3000 is full after 2999 more
+batch_cmd() { # batch_cmd EXEC ARGS WANT DESCRIPTION
+	tctl send "bc-$1" "batch $2" >/dev/null
+	check "$1: $4" wait_for 20 log_has " bc-$1: batch to ${2%% *}: $3$"
+}
+for e in $EXECS; do
+	touch "$T/hold-$e"
+	tctl send "bh-$e" hold >/dev/null
+	wait_for 10 log_has " bh-$e: holding$"
+	batch_cmd $e "bh-$e 3200 100" "2999 EAGAIN" "a batch to a full mailbox: the first 2999 accepted, EAGAIN"
+	batch_cmd $e "bh-$e 5 16" "-1 EAGAIN" "one to a mailbox still full: -1, EAGAIN"
+	rm -f "$T/hold-$e"
+	check "$e: bh-$e gets them once it goes on" \
+		wait_for 20 eval '[ "$(msg bh-'$e' received)" = 3000 ]'
+	batch_cmd $e "bh-$e 5 16 2" "2 EMSGSIZE" "EMSGSIZE in the middle: the 2 before it accepted"
+	check "$e: in order, across batches" wait_for 10 in_order "bh-$e" 3001 "bc-$e"
+	batch_cmd $e "bh-$e 3 16 0" "-1 EMSGSIZE" "EMSGSIZE first: -1"
+	batch_cmd $e "nosuch 3 16" "-1 ENOENT" "ENOENT: -1"
+	batch_cmd $e "idle 3 16" "-1 ESRCH" "ESRCH: -1"
+	batch_cmd $e "tick 3 16" "-1 EOPNOTSUPP" "EOPNOTSUPP: -1"
+	is "$(msg "bc-$e" sent)/$(msg "bh-$e" received)/$(msg "bh-$e" refused)/$(msg "bh-$e" dropped)" \
+		"3001/3002/2/0" "$e: status counts 3001 sent, 3002 received, 2 refused, none dropped"
+done
 
 # --- tendctl send ---
 out=$(tctl send r-thread-async "hello, world" 2>&1)

@@ -226,10 +226,11 @@ static inline int tend_send(struct tend_ctx *c, const char *to,
  * Send msgs[0], msgs[1], ... msgs[n-1] to `to`, in that order, as n calls
  * of tend_send() would, but at the cost of about one: one lookup, one
  * lock and one wake-up of the receiver, and from a child process one
- * frame to tendd and one answer. Returns how many were accepted, always
- * the first ones: n, or k < n when msgs[k] was refused, with errno saying
- * why as tend_send() would (EAGAIN: the mailbox took the first k, and is
- * full); -1 with errno when the first was refused. Safe from any thread.
+ * frame to tendd and one answer per 64 KiB of messages. Returns how many
+ * were accepted, always the first ones: n, or k < n when msgs[k] was
+ * refused, with errno saying why as tend_send() would (EAGAIN: the
+ * mailbox took the first k, and is full); -1 with errno when the first
+ * was refused. Safe from any thread.
  */
 static inline long tend_send_batch(struct tend_ctx *c, const char *to,
                                    const struct tend_msg *msgs, size_t n)

@@ -14,7 +14,18 @@
  *     probe = "x";    one tend_send() to x at start, its errno logged
  *     probe_size = 5; the probe's size
  *     stop_delay = 0; run() takes so long to return once asked to stop
+ *     batch = 1;      with one target: send up to this many at once,
+ *                     with tend_send_batch()
+ *     size = 0;       bytes per message: the number, padded with spaces
+ *                     in front to this size (0: as it is)
+ *     hold = "path";  message() waits while this file exists
  *   };
+ *
+ * A message "batch TO N SIZE [BAD]" from tendctl sends N numbered
+ * messages of SIZE bytes to TO with one tend_send_batch(), message BAD
+ * (from 0) one byte over TEND_MSG_MAX, and logs "batch to TO: R ERR"
+ * (what it returned, and errno or ok). Their numbers go on from where
+ * the accepted ones of the command before ended, starting at 1.
  *
  * A send refused with EAGAIN or ESRCH is retried 1 ms later; the counts
  * of each refusal are in the last line: "sent N to a,b: eagain E, esrch S,
@@ -33,11 +44,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <tend/plugin.h>
 
 #define TARGETS 8
 #define SENDERS 32
+#define BATCH_MAX 100000
 
 struct sender {
 	char name[80];
@@ -56,6 +69,8 @@ struct msgtest {
 	unsigned long eagain, esrch, other;
 	unsigned long down; /* ESRCH refusals in a row */
 	double interval;
+	long long batch, size;
+	long long cmd_next; /* the next number a "batch" command sends */
 	ev_idle idle;
 	ev_timer pause;
 	/* receiving: in message() */
@@ -63,6 +78,7 @@ struct msgtest {
 	int nsenders;
 	long long expect;
 	double slow, first;
+	const char *hold;
 	bool had_first;
 };
 
@@ -96,6 +112,68 @@ static void sleep_for(double s)
 	nanosleep(&ts, NULL);
 }
 
+/*
+ * n messages numbered from `first`, of m->size bytes each, message `bad`
+ * one byte over TEND_MSG_MAX, to `to` with one tend_send_batch(). What
+ * it returned; *texts is for the caller to free.
+ */
+static long send_numbered(struct msgtest *m, const char *to, long long first,
+                          long long n, long long bad, char **texts)
+{
+	static const char big[TEND_MSG_MAX + 1];
+	size_t each = (size_t)(m->size > 20 ? m->size : 20) + 1;
+	struct tend_msg *msgs = calloc((size_t)n, sizeof(*msgs));
+	long k;
+
+	*texts = malloc((size_t)n * each);
+	for (long long i = 0; i < n; i++) {
+		char *t = *texts + (size_t)i * each;
+		int len = snprintf(t, each, "%*lld", (int)m->size, first + i);
+		msgs[i] = (struct tend_msg){t, (size_t)len};
+		if (i == bad)
+			msgs[i] = (struct tend_msg){big, sizeof(big)};
+	}
+	k = tend_send_batch(m->ctx, to, msgs, (size_t)n);
+	free(msgs);
+	return k;
+}
+
+/* "batch TO N SIZE [BAD]" from tendctl: see the top. */
+static void command(struct msgtest *m, const char *text)
+{
+	char to[80], *texts;
+	long long n = 0, size = 0, bad = -1;
+	int got = sscanf(text, "batch %79s %lld %lld %lld", to, &n, &size, &bad);
+	long k;
+	int err;
+
+	if (got < 3 || n < 0 || n > BATCH_MAX || size < 0 || size > 1000)
+		return;
+	m->size = size;
+	if (m->cmd_next == 0)
+		m->cmd_next = 1;
+	k = send_numbered(m, to, m->cmd_next, n, bad, &texts);
+	err = k == n ? 0 : errno;
+	free(texts);
+	if (k > 0)
+		m->cmd_next += k;
+	tend_log(m->ctx, TEND_LOG_INFO, "batch to %s: %ld %s", to, k,
+	         errno_name(err));
+}
+
+/* While the `hold` file exists (a minute at most), wait. */
+static void hold(struct msgtest *m)
+{
+	bool said = false;
+
+	for (int i = 0; i < 6000 && access(m->hold, F_OK) == 0; i++) {
+		if (!said)
+			tend_log(m->ctx, TEND_LOG_INFO, "holding");
+		said = true;
+		sleep_for(0.01);
+	}
+}
+
 static void message(struct tend_ctx *ctx, const char *from, const void *data,
                     size_t len)
 {
@@ -105,6 +183,12 @@ static void message(struct tend_ctx *ctx, const char *from, const void *data,
 	char *end;
 	long long n;
 
+	if (strcmp(from, "tendctl") == 0 && strncmp(text, "batch ", 6) == 0) {
+		command(m, text);
+		return;
+	}
+	if (m->hold)
+		hold(m);
 	if (!m->had_first && m->first > 0)
 		sleep_for(m->first);
 	m->had_first = true;
@@ -140,15 +224,59 @@ static void message(struct tend_ctx *ctx, const char *from, const void *data,
 		         from);
 }
 
+/*
+ * With `batch`: up to that many at once to the only target; 0, or the
+ * errno that says to wait and retry (the first ones may have gone).
+ */
+static int send_some(struct msgtest *m)
+{
+	long long n = m->count - m->sent;
+	char *texts;
+	long k;
+
+	if (n > m->batch)
+		n = m->batch;
+	k = send_numbered(m, m->to[0], m->sent + 1, n, -1, &texts);
+	free(texts);
+	if (k > 0)
+		m->sent += k;
+	if (k < n && (errno == EAGAIN || errno == ESRCH)) {
+		if (errno == ESRCH && m->down++ == 0)
+			tend_log(m->ctx, TEND_LOG_INFO, "refused by %s: ESRCH",
+			         m->to[0]);
+		errno == EAGAIN ? m->eagain++ : m->esrch++;
+		return errno;
+	}
+	if (k < n) {
+		m->other++; /* skipped: a retry would fail the same way */
+		tend_log(m->ctx, TEND_LOG_WARNING, "send to %s: %s", m->to[0],
+		         errno_name(errno));
+		m->sent += n - (k > 0 ? k : 0);
+	}
+	if (m->down)
+		tend_log(m->ctx, TEND_LOG_INFO,
+		         "accepted by %s again after %lu refusals", m->to[0],
+		         m->down);
+	m->down = 0;
+	if (m->sent == m->count)
+		tend_log(m->ctx, TEND_LOG_INFO,
+		         "sent %lld to %s: eagain %lu, esrch %lu, other %lu",
+		         m->count, m->to_list, m->eagain, m->esrch, m->other);
+	return 0;
+}
+
 /* One send; 0, or the errno that says to wait and retry. */
 static int send_one(struct msgtest *m)
 {
-	char text[32];
+	char text[1024];
 	int len;
 
 	if (m->sent >= m->count * m->nto)
 		return 0;
-	len = snprintf(text, sizeof(text), "%lld", m->sent / m->nto + 1);
+	if (m->batch > 1 && m->nto == 1)
+		return send_some(m);
+	len = snprintf(text, sizeof(text), "%*lld", (int)m->size,
+	               m->sent / m->nto + 1);
 	if (tend_send(m->ctx, m->to[m->next], text, (size_t)len) < 0) {
 		if (errno == ESRCH && m->down++ == 0)
 			tend_log(m->ctx, TEND_LOG_INFO, "refused by %s: ESRCH",
@@ -215,12 +343,23 @@ static int mt_init(struct tend_ctx *ctx)
 
 	m->ctx = ctx;
 	m->count = 100;
+	m->batch = 1;
 	tend_setting_string(ctx, "to", &to);
 	tend_setting_int(ctx, "count", &m->count);
 	tend_setting_double(ctx, "interval", &m->interval);
 	tend_setting_int(ctx, "expect", &m->expect);
 	tend_setting_double(ctx, "slow", &m->slow);
 	tend_setting_double(ctx, "first", &m->first);
+	tend_setting_int(ctx, "batch", &m->batch);
+	tend_setting_int(ctx, "size", &m->size);
+	tend_setting_string(ctx, "hold", &m->hold);
+	if (m->batch < 1 || m->batch > BATCH_MAX || m->size < 0 ||
+	    m->size > 1000) {
+		tend_log(ctx, TEND_LOG_ERROR, "batch: 1 to %d, size: 0 to 1000",
+		         BATCH_MAX);
+		free(m);
+		return -1;
+	}
 	if (to) {
 		m->to_list = strdup(to);
 		m->to_copy = strdup(to);
@@ -236,6 +375,8 @@ static void mt_fini(struct tend_ctx *ctx)
 {
 	struct msgtest *m = tend_data(ctx);
 
+	if (m == NULL)
+		return; /* init() refused the settings */
 	free(m->to_copy);
 	free(m->to_list);
 	free(m);

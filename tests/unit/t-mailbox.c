@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,95 @@ static void test_batch(void)
 	mailbox_free(b);
 }
 
+/* Its messages' numbers, in order, as the text says; -1 at a gap. */
+static int chain_check(const struct mail *m, int from, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++, m = m->next)
+		if (m == NULL || atoi((const char *)m->data) != from + (int)i)
+			return -1;
+	return m == NULL ? 0 : -1;
+}
+
+static void *free_chain(void *arg)
+{
+	mail_free_chain(arg);
+	return NULL;
+}
+
+/*
+ * mailbox_take_some(): a chain of many at once, within a count and a
+ * byte budget; and the mails of a batch, made in shared blocks, freed in
+ * any order and on any thread.
+ */
+static void test_take_some(void)
+{
+	enum { N = 1500, SIZE = 100 };
+	struct mailbox *a = mailbox_new("ts", 2000);
+	unsigned long run = mailbox_open(a, 2000, true);
+	static char text[N][SIZE + 1], big[40000];
+	struct tend_msg m[N];
+	struct mail *c1, *c2, *c3, *c4;
+	struct mail_counts c;
+	size_t each = SIZE + strlen("sender") + 3;
+	unsigned n;
+	pthread_t tid;
+	int err;
+
+	for (int i = 0; i < N; i++) {
+		snprintf(text[i], sizeof(text[i]), "%*d", SIZE, i);
+		m[i] = (struct tend_msg){text[i], SIZE};
+	}
+	is_int(mailbox_send_batch(NULL, "sender", "ts", m, N, &err), N,
+	       "a batch of %d", N);
+	memset(big, ' ', sizeof(big));
+	memcpy(big + sizeof(big) - 4, "1500", 4);
+	is_int(mailbox_send(NULL, "sender", "ts", big, sizeof(big)), 0,
+	       "one of 40000 bytes, made alone");
+	m[0] = (struct tend_msg){"1501", 4};
+	is_int(mailbox_send_batch(NULL, "sender", "ts", m, 1, &err), 1,
+	       "and one more batch");
+
+	c1 = mailbox_take_some(a, run + 1, 10, SIZE_MAX, 0, &n);
+	ok(c1 == NULL && n == 0, "another run takes none");
+	c1 = mailbox_take_some(a, run, 10, SIZE_MAX, 3, &n);
+	is_int(n, 10, "at most max: 10");
+	is_int(chain_check(c1, 0, 10), 0, "the oldest, in order, a chain");
+	c2 = mailbox_take_some(a, run, 100, 3 * each, 3, &n);
+	is_int(n, 3, "a budget of 3 takes 3");
+	is_int(chain_check(c2, 10, 3), 0, "the next 3");
+	c3 = mailbox_take_some(a, run, 100, 3 * each - 1, 3, &n);
+	is_int(n, 2, "a byte less takes 2");
+	mail_free_chain(c3);
+	c3 = mailbox_take_some(a, run, 100, each - 1, 3, &n);
+	ok(c3 == NULL && n == 0, "the first does not fit: none");
+	mailbox_counts(a, &c);
+	is_int(c.queued, N + 2, "taken ones still count");
+	/* chains of the same blocks, freed in another order, on 2 threads */
+	c3 = mailbox_take_some(a, run, 600, SIZE_MAX, 3, &n);
+	is_int(n, 600, "600 more");
+	c4 = mailbox_take_some(a, run, 1000, SIZE_MAX, 3, &n);
+	is_int(n, N + 2 - 615, "and the rest");
+	is_int(chain_check(c4, 615, N + 2 - 615), 0,
+	       "across blocks, the big one and the last batch, in order");
+	pthread_create(&tid, NULL, free_chain, c3);
+	mail_free_chain(c2);
+	mail_free_chain(c4);
+	pthread_join(tid, NULL);
+	mail_free_chain(c1);
+	mailbox_settle(a, run, N, 2);
+	mailbox_counts(a, &c);
+	ok(c.queued == 0 && c.received == N && c.dropped == 2,
+	   "settled: %u queued, %lu received, %lu dropped", c.queued,
+	   c.received, c.dropped);
+	/* what is left in a mailbox, in blocks, goes with it */
+	is_int(mailbox_send_batch(NULL, "sender", "ts", m, 300, &err), 300,
+	       "300 more");
+	c1 = mailbox_take_some(a, run, 100, SIZE_MAX, 3, &n);
+	mailbox_free(a);
+	mail_free_chain(c1);
+	ok(1, "freed with its mailbox, before the chain taken from it");
+}
+
 static void test_watch(void)
 {
 	struct mailbox *x = mailbox_new("x", 10), *w = mailbox_new("w", 2);
@@ -446,6 +536,7 @@ int main(void)
 	test_delivery();
 	test_delivery_ends();
 	test_batch();
+	test_take_some();
 	test_watch();
 	test_registry();
 	test_threads();
