@@ -500,6 +500,7 @@ static void mail_start(struct instance *in)
 static void mail_stop(struct instance *in)
 {
 	struct proc_state *st = state(in);
+	unsigned lost;
 
 	if (!st->mail_on)
 		return;
@@ -507,8 +508,12 @@ static void mail_stop(struct instance *in)
 	mailbox_unbind(in->sv->mailbox, in->mail_run);
 	ev_async_stop(in->sv->loop, &st->mail);
 	ev_io_stop(in->sv->loop, &st->chan_out);
-	mailbox_settle(in->sv->mailbox, in->mail_run, 0,
-	               st->inflight + (st->pending ? st->pending_n : 0));
+	lost = st->inflight + (st->pending ? st->pending_n : 0);
+	mailbox_settle(in->sv->mailbox, in->mail_run, 0, lost);
+	if (lost) /* what its mailbox still held is said when it closes */
+		log_at(TEND_LOG_NOTICE, in->name,
+		       "run over: %u message%s on %s way to it dropped", lost,
+		       lost == 1 ? "" : "s", lost == 1 ? "its" : "their");
 	free(st->pending);
 	st->pending = NULL;
 	st->frames = st->inflight = 0;

@@ -181,6 +181,22 @@ for e in $EXECS; do
 	is "$(msg "bc-$e" sent)/$(msg "bh-$e" received)/$(msg "bh-$e" refused)/$(msg "bh-$e" dropped)" \
 		"3001/3002/2/0" "$e: status counts 3001 sent, 3002 received, 2 refused, none dropped"
 done
+# a child that dies holding a message: what was on its way to it (all
+# of it, or the window's worth) and what waited in its mailbox (the rest)
+# are dropped, counted and logged
+touch "$T/hold-async"
+tctl send bh-async hold >/dev/null
+wait_for 10 eval '[ "$(log_count " bh-async: holding$")" = 2 ]'
+batch_cmd async "bh-async 100 16" "100 ok" "100 more to the held child"
+kill -KILL "$(field bh-async pid)"
+check "the messages on their way to the dead child are logged" \
+	wait_for 10 log_has " bh-async: run over: [0-9]+ messages on their way to it dropped$"
+wait_for 10 eval '[ "$(msg bh-async dropped)" = 101 ]'
+way=$(grep -E " bh-async: run over: [0-9]+ messages on their way" "$T/log" | sed -E 's/.*over: ([0-9]+).*/\1/')
+left=$(grep -E " bh-async: run over: [0-9]+ undelivered" "$T/log" | sed -E 's/.*over: ([0-9]+).*/\1/')
+is "$(( ${way:-0} + ${left:-0} ))/$(msg bh-async dropped)" "101/101" \
+	"the two lines say all 101 (the held one too), as the dropped counter does"
+rm -f "$T/hold-async"
 
 # --- tendctl send ---
 out=$(tctl send r-thread-async "hello, world" 2>&1)
