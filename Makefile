@@ -44,14 +44,15 @@ DAEMON = main host supervisor backoff exit events services reload notify \
          recent \
          config settings \
          plugin errors log clock control exec exec_async exec_thread \
-         exec_thread_async exec_process spawn proto cgroup utf8 mailbox
+         exec_thread_async exec_process spawn proto cgroup utf8 mailbox \
+         ev_alloc
 # The child side of the process executors.
 RUNNER = runner launcher proto settings clock utf8
 RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
 PLUGINS = ticker worker relay counter exec
 TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc msgtest threadctor
-UNIT_TESTS = t-backoff t-config t-supervisor t-mailbox t-proto
+UNIT_TESTS = t-backoff t-config t-supervisor t-mailbox t-proto t-ev_alloc
 
 PROGRAMS = $(BUILD)/tendd $(BUILD)/tendctl $(BUILD)/tend-runner
 PLUGIN_SOS = $(PLUGINS:%=$(BUILD)/plugins/%.so)
@@ -108,6 +109,7 @@ $(BUILD)/tests/unit/t-supervisor: tests/unit/t-supervisor.c \
 	$(BUILD)/daemon/settings.o $(UNIT_COMMON)
 $(BUILD)/tests/unit/t-mailbox: tests/unit/t-mailbox.c $(BUILD)/daemon/mailbox.o $(UNIT_COMMON)
 $(BUILD)/tests/unit/t-proto: tests/unit/t-proto.c $(BUILD)/daemon/proto.o $(UNIT_COMMON)
+$(BUILD)/tests/unit/t-ev_alloc: tests/unit/t-ev_alloc.c $(BUILD)/daemon/ev_alloc.o $(UNIT_COMMON)
 $(BUILD)/tests/unit/%: tests/unit/tap.h
 	@mkdir -p $(@D)
 	@echo "  TEST    $@"

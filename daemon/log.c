@@ -16,6 +16,8 @@
 
 #include "tendd.h"
 
+#define LOG_LINE_SHORT 256 /* when a whole line cannot be allocated */
+
 _Atomic int log_threshold = TEND_LOG_INFO;
 static int log_journal;
 static log_hook_fn *log_hook;
@@ -49,43 +51,72 @@ const char *log_level_name(int level)
 	return level_names[level];
 }
 
-void log_vwrite(int level, const char *who, const char *fmt, va_list ap)
+/*
+ * Format and write one line into line[size]: at most size - 1 bytes with
+ * the newline, longer messages truncated.
+ */
+__attribute__((format(printf, 5, 0))) static void
+log_format(int level, const char *who, char *line, size_t size,
+           const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX];
 	size_t n = 0;
 
-	if (level < TEND_LOG_ERROR)
-		level = TEND_LOG_ERROR;
-	if (level > TEND_LOG_DEBUG)
-		level = TEND_LOG_DEBUG;
 	if (log_journal) {
-		n = (size_t)snprintf(line, sizeof(line), "<%d>%s: ", level,
-		                     who);
+		n = (size_t)snprintf(line, size, "<%d>%s: ", level, who);
 	} else {
 		struct timeval tv;
 		struct tm tm;
 		gettimeofday(&tv, NULL);
 		localtime_r(&tv.tv_sec, &tm);
-		n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-		n += (size_t)snprintf(line + n, sizeof(line) - n,
-		                      ".%03ld %-7s %s: ",
+		n = strftime(line, size, "%Y-%m-%d %H:%M:%S", &tm);
+		n += (size_t)snprintf(line + n, size - n, ".%03ld %-7s %s: ",
 		                      (long)tv.tv_usec / 1000,
 		                      level_names[level], who);
 	}
-	if (n >= sizeof(line) - 2)
-		n = sizeof(line) - 2;
+	if (n >= size - 2)
+		n = size - 2;
 	size_t head = n;
-	int m = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	int m = vsnprintf(line + n, size - n, fmt, ap);
 	if (m < 0)
 		m = 0;
 	n += (size_t)m;
-	if (n > sizeof(line) - 2)
-		n = sizeof(line) - 2; /* truncated: keep the newline */
+	if (n > size - 2)
+		n = size - 2; /* truncated: keep the newline */
 	line[n++] = '\n';
 	line[n] = '\0';
 	if (log_hook)
 		log_hook(level, who, line + head, n - head - 1);
 	(void)!write(STDERR_FILENO, line, n);
+}
+
+/* Without memory for a whole line: a short one, from the stack. */
+__attribute__((noinline, format(printf, 3, 0))) static void
+log_short(int level, const char *who, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_SHORT];
+
+	log_format(level, who, line, sizeof(line), fmt, ap);
+}
+
+/*
+ * The line is formatted on the heap: on the stack, its 2 KiB and printf's
+ * own 2 KiB would take a service thread's stack into a third page (the
+ * first holds its descriptor and TLS), 4 KiB more for every thread.
+ */
+void log_vwrite(int level, const char *who, const char *fmt, va_list ap)
+{
+	char *line = malloc(LOG_LINE_MAX);
+
+	if (level < TEND_LOG_ERROR)
+		level = TEND_LOG_ERROR;
+	if (level > TEND_LOG_DEBUG)
+		level = TEND_LOG_DEBUG;
+	if (line == NULL) {
+		log_short(level, who, fmt, ap);
+		return;
+	}
+	log_format(level, who, line, LOG_LINE_MAX, fmt, ap);
+	free(line);
 }
 
 void log_write(int level, const char *who, const char *fmt, ...)

@@ -182,6 +182,7 @@ int main(int argc, char **argv)
 	char *cgroup = NULL;
 	int opt, status;
 
+	ev_alloc_init(); /* before any loop, a plugin's included */
 	while ((opt = getopt(argc, argv, "c:dtVh")) != -1) {
 		switch (opt) {
 		case 'c':

@@ -297,6 +297,27 @@ bool exit_is_failure(const struct exit_info *);
 /* clock.c */
 double mono_now(void); /* seconds on CLOCK_MONOTONIC */
 
+/*
+ * ev_alloc.c: libev's allocator. Blocks of a page or more (a loop's table
+ * of fds, once fds are in the hundreds) get pages of their own; smaller
+ * ones come from malloc.
+ *
+ * ev_alloc_init() installs it; call it before any loop exists.
+ * ev_alloc_realloc() is it: realloc() semantics, size 0 frees and returns
+ * NULL.
+ * ev_alloc_tag(tag): the large blocks the calling thread makes or resizes
+ * from now on belong to `tag` (a loop being set up); NULL: to none. A
+ * block keeps its tag when resized later.
+ * ev_alloc_trim(tag): gives back the pages holding only zeros of tag's
+ * blocks that the calling thread made or resized since they were last
+ * trimmed; contents are unchanged. Call it only while no other thread
+ * may use those blocks.
+ */
+void ev_alloc_init(void);
+void *ev_alloc_realloc(void *ptr, long size);
+void ev_alloc_tag(const void *tag);
+void ev_alloc_trim(const void *tag);
+
 /* host.c: instances, and the function table plugins call */
 struct ev_loop;
 struct supervisor;
