@@ -540,6 +540,24 @@ struct mail *mailbox_take(struct mailbox *mb, unsigned long run)
 }
 
 /*
+ * Under mb->lock: take the `got` mails from the head to `last`, which
+ * count against the limit until settled. Returns the first.
+ */
+static struct mail *detach(struct mailbox *mb, struct mail *last,
+                           unsigned got)
+{
+	struct mail *first = mb->head;
+
+	mb->head = last->next;
+	if (mb->head == NULL)
+		mb->tail = &mb->head;
+	last->next = NULL;
+	mb->queued -= got;
+	mb->held += got;
+	return first;
+}
+
+/*
  * The oldest messages for run `run`, in order, as a chain of *n: at most
  * `max` of them, and no more than fit in `bytes`, each counted as its
  * length, its sender's name and `each`. NULL and 0 when none waits, or
@@ -568,15 +586,8 @@ struct mail *mailbox_take_some(struct mailbox *mb, unsigned long run,
 			got++;
 		}
 	}
-	if (last) {
-		first = mb->head;
-		mb->head = last->next;
-		if (mb->head == NULL)
-			mb->tail = &mb->head;
-		last->next = NULL;
-		mb->queued -= got;
-		mb->held += got;
-	}
+	if (last)
+		first = detach(mb, last, got);
 	pthread_mutex_unlock(&mb->lock);
 	*n = got;
 	return first;
@@ -619,12 +630,7 @@ bool mailbox_deliver(struct mailbox *mb, struct instance *in, unsigned max)
 		struct mail *last = m;
 		for (got = 1; got < max && last->next; got++)
 			last = last->next;
-		mb->head = last->next;
-		if (mb->head == NULL)
-			mb->tail = &mb->head;
-		last->next = NULL;
-		mb->queued -= got;
-		mb->held += got;
+		detach(mb, last, got);
 	}
 	more = mb->head != NULL;
 	pthread_mutex_unlock(&mb->lock);
