@@ -647,14 +647,6 @@ bool mailbox_deliver(struct mailbox *mb, struct instance *in, unsigned max)
 	return more;
 }
 
-/* A message tend_send() refuses before looking for its receiver. */
-static int bad_message(const struct tend_msg *msg)
-{
-	if (msg->data == NULL && msg->len > 0)
-		return EINVAL;
-	return msg->len > TEND_MSG_MAX ? EMSGSIZE : 0;
-}
-
 /* Under the registry: how many more messages `mb` takes now, or 0 and why. */
 static unsigned room_now(struct mailbox *mb, int *err)
 {
@@ -691,7 +683,7 @@ size_t mailbox_send_batch(struct mailbox *from_box, const char *from,
 		return 0;
 	}
 	for (unsigned i = 0; i < want; i++) {
-		int bad = bad_message(&msgs[i]);
+		int bad = mail_refused_early(&msgs[i]);
 		if (bad) {
 			want = i;
 			why = bad;
@@ -752,7 +744,7 @@ int mailbox_send(struct mailbox *from_box, const char *from, const char *to,
 	struct tend_msg msg = {data, len};
 	struct mailbox *mb;
 	struct mail *m;
-	int err = bad_message(&msg);
+	int err = mail_refused_early(&msg);
 
 	if (to == NULL)
 		return EINVAL;

@@ -325,14 +325,6 @@ static int await_answer(struct call *c)
 	return c->err;
 }
 
-/* A message tend_send() refuses before asking tendd. */
-static int bad_message(const struct tend_msg *msg)
-{
-	if (msg->data == NULL && msg->len > 0)
-		return EINVAL;
-	return msg->len > TEND_MSG_MAX ? EMSGSIZE : 0;
-}
-
 /*
  * One B frame of msgs[0..n), at most as many as fit: how many tendd
  * accepted (*sent in the frame), with errno when fewer.
@@ -378,7 +370,7 @@ static long c_send_batch(struct tend_ctx *c, const char *to,
 		return -1;
 	}
 	for (valid = 0; valid < n; valid++)
-		if ((bad = bad_message(&msgs[valid])) != 0)
+		if ((bad = mail_refused_early(&msgs[valid])) != 0)
 			break;
 	tolen = strlen(to);
 	if (valid > 0 && tolen > NAME_MAX_LEN + 8) {

@@ -4,6 +4,7 @@
 #ifndef TENDD_H
 #define TENDD_H
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -601,6 +602,13 @@ void mailbox_settle(struct mailbox *, unsigned long run, unsigned delivered,
 bool mailbox_deliver(struct mailbox *, struct instance *, unsigned max);
 int mailbox_send(struct mailbox *from_box, const char *from, const char *to,
                  const void *data, size_t len);
+/* What tend_send() refuses before looking for the receiver: 0 or errno. */
+static inline int mail_refused_early(const struct tend_msg *msg)
+{
+	if (msg->data == NULL && msg->len > 0)
+		return EINVAL;
+	return msg->len > TEND_MSG_MAX ? EMSGSIZE : 0;
+}
 size_t mailbox_send_batch(struct mailbox *from_box, const char *from,
                           const char *to, const struct tend_msg *msgs,
                           size_t n, int *err);
