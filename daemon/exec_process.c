@@ -74,6 +74,7 @@ struct proc_state {
 	struct out_pipe out, err;
 	struct exit_info told; /* what the child said before exiting */
 	bool has_told;
+	int said_exit; /* the status it said it exits with, + 1; 0: none */
 	char mark[64]; /* TEND_INSTANCE=... */
 	double window;  /* the current second of output */
 	unsigned lines; /* logged in it */
@@ -615,6 +616,10 @@ static void on_message(struct instance *in, json_t *msg)
 		struct exit_info info = {
 		    .code = (int)json_integer_value(json_object_get(msg, "rc"))};
 		events_post(in, IE_RELOADED, &info);
+	} else if (strcmp(t, "exit") == 0) {
+		st->said_exit =
+		    (int)(json_integer_value(json_object_get(msg, "status")) &
+		          0xff) + 1;
 	} else if (strcmp(t, "fail") == 0 || strcmp(t, "startfail") == 0) {
 		const char *why = json_string_value(json_object_get(msg, "reason"));
 		st->told.kind = t[0] == 'f' ? EXIT_FAILED : EXIT_START_FAILED;
@@ -652,11 +657,25 @@ static bool drain_channel(struct instance *in, unsigned max)
 	return n < 0 && errno == EAGAIN;
 }
 
+static void run_over(struct instance *in, int status);
+
 static void on_channel(struct ev_loop *loop, ev_io *w, int revents)
 {
+	struct instance *in = w->data;
+	struct proc_state *st = state(in);
+	bool open = drain_channel(in, 256);
+
 	(void)revents;
-	if (!drain_channel(w->data, 256)) {
-		state((struct instance *)w->data)->chan_eof = true;
+	if (st->said_exit && in->pid > 0) {
+		/*
+		 * Its last word, sent just before _exit(): the run is over
+		 * now, not once the kernel has torn the process down (the
+		 * slowest step of a restart). The loop reaps it unwatched.
+		 */
+		ev_child_stop(loop, &st->child);
+		run_over(in, W_EXITCODE(st->said_exit - 1, 0));
+	} else if (!open) {
+		st->chan_eof = true;
 		ev_io_stop(loop, w); /* closed: the exit will follow */
 	}
 }
@@ -681,18 +700,17 @@ static void classify(struct instance *in, int status, struct exit_info *e)
 	}
 }
 
-static void on_child(struct ev_loop *loop, ev_child *w, int revents)
+/* The run ended with `status` (as waitpid() gives it). */
+static void run_over(struct instance *in, int status)
 {
-	struct instance *in = w->data;
 	struct proc_state *st = state(in);
+	struct ev_loop *loop = in->sv->loop;
 	struct exit_info info;
 
-	(void)revents;
-	ev_child_stop(loop, w);
 	ev_timer_stop(loop, &st->kill_timer);
 	drain_channel(in, 0);
 	mail_stop(in);
-	classify(in, w->rstatus, &info);
+	classify(in, status, &info);
 	signal_all(in, SIGKILL); /* nothing it started may outlive it */
 	drain_pipe(&st->out, false);
 	drain_pipe(&st->err, false);
@@ -702,6 +720,13 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 	report_dropped(in);
 	in->pid = 0;
 	events_post(in, IE_EXITED, &info);
+}
+
+static void on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+	(void)revents;
+	ev_child_stop(loop, w);
+	run_over(w->data, w->rstatus);
 }
 
 static void on_kill_timer(struct ev_loop *loop, ev_timer *w, int revents)
