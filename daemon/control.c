@@ -165,8 +165,8 @@ static json_t *describe(const struct supervisor *sv, double now)
 	          sv->state == SV_READY || sv->state == SV_STOPPING;
 	json_t *o;
 
-	if (sv->has_last) {
-		exit_describe(&sv->last, last, sizeof(last));
+	if (sv->last) {
+		exit_describe(sv->last, last, sizeof(last));
 		utf8_sanitize(last);
 	}
 	o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:I, s:s*, s:b}",
@@ -176,7 +176,7 @@ static json_t *describe(const struct supervisor *sv, double now)
 	              "tid", up && sv->inst ? (int)sv->inst->tid : 0,
 	              "uptime", up ? now - sv->started_at : 0.0, "since",
 	              now - sv->since, "restarts", (json_int_t)sv->restarts,
-	              "last_exit", sv->has_last ? last : NULL, "gave_up",
+	              "last_exit", sv->last ? last : NULL, "gave_up",
 	              sv->gave_up);
 	if (sv->cfg.executor == EXEC_PROCESS ||
 	    sv->cfg.executor == EXEC_PROCESS_ASYNC)

@@ -174,12 +174,12 @@ static long find_running(struct lookup *l, const char *name)
 /* What a service runs now, or will once its current run is over. */
 static const struct service_config *config_of(const struct supervisor *sv)
 {
-	return sv->has_next ? &sv->next : &sv->cfg;
+	return sv->next ? sv->next : &sv->cfg;
 }
 
 static struct plugin *plugin_of(const struct supervisor *sv)
 {
-	return sv->has_next ? sv->next_plugin : sv->plugin;
+	return sv->next ? sv->next_plugin : sv->plugin;
 }
 
 /* The plan for one service that is in both configs. */
@@ -203,7 +203,7 @@ static enum reload_outcome classify(const struct supervisor *sv,
 	}
 	if (d == 0)
 		return RO_UNCHANGED;
-	if (sv->has_next) {
+	if (sv->next) {
 		/* a replacement waits for the current run to end */
 		snprintf(why, len, "config changed");
 		return RO_RESTARTED;
@@ -321,9 +321,7 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 		if (sv == NULL) {
 			sv = supervisor_new(loop, sc, plugins[i]);
 			if (plugins[i] == NULL)
-				snprintf(sv->plugin_error,
-				         sizeof(sv->plugin_error), "%s",
-				         load_errors[i]);
+				supervisor_set_plugin_error(sv, load_errors[i]);
 			st->wait = W_RUN; /* started below, in order */
 			st->fresh = true;
 		} else if (o == RO_RESTARTED || o == RO_FAILED) {
@@ -337,7 +335,7 @@ static void plan(struct reload_report *r, struct tend_config *cfg,
 				               "applies at its next start");
 			}
 		} else {
-			if (!sv->has_next && supervisor_update(sv, sc))
+			if (!sv->next && supervisor_update(sv, sc))
 				st->wait = W_RELOAD;
 			plugin_put(plugins[i]); /* what is left of sc: on_tidy() */
 		}
@@ -580,11 +578,16 @@ static bool settled(void)
 				continue;
 			}
 			if (sv->state == SV_READY ||
-			    (sv->state == SV_EXITED && !exit_is_failure(&sv->last)))
+			    (sv->state == SV_EXITED && sv->last &&
+			     !exit_is_failure(sv->last)))
 				break;
 			if (sv->state == SV_BACKOFF || sv->state == SV_FAILED ||
 			    sv->state == SV_EXITED) {
-				exit_describe(&sv->last, how, sizeof(how));
+				if (sv->last)
+					exit_describe(sv->last, how, sizeof(how));
+				else
+					snprintf(how, sizeof(how), "%s",
+					         sv_state_name(sv->state));
 				it->outcome = RO_FAILED;
 				set_reason(it, "%s", how);
 				break;

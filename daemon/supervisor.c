@@ -130,16 +130,30 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 /* Take the config a reload left waiting; nothing runs now. */
 static void take_next(struct supervisor *sv)
 {
-	if (!sv->has_next)
+	if (sv->next == NULL)
 		return;
 	service_config_clear(&sv->cfg);
-	sv->cfg = sv->next;
-	memset(&sv->next, 0, sizeof(sv->next));
+	sv->cfg = *sv->next;
+	free(sv->next);
+	sv->next = NULL;
 	plugin_put(sv->plugin);
 	sv->plugin = sv->next_plugin;
 	sv->next_plugin = NULL;
 	sv->ops = executor_ops(sv->cfg.executor);
-	sv->has_next = false;
+}
+
+/* *slot becomes a copy of *e, made on first use. */
+static void keep_exit(struct exit_info **slot, const struct exit_info *e)
+{
+	if (*slot == NULL && (*slot = malloc(sizeof(**slot))) == NULL)
+		fatalx("out of memory");
+	**slot = *e;
+}
+
+static void drop_pending(struct supervisor *sv)
+{
+	free(sv->pending);
+	sv->pending = NULL;
 }
 
 /* Clean up after a run, and remember how it ended. */
@@ -159,11 +173,10 @@ static void run_over(struct supervisor *sv, const struct exit_info *info)
 		sv->inst = NULL;
 	}
 	take_next(sv);
-	sv->last = sv->has_pending ? sv->pending : *info;
-	sv->has_pending = false;
-	sv->has_last = true;
-	exit_describe(&sv->last, how, sizeof(how));
-	log_at(exit_is_failure(&sv->last) && !sv->stop_wanted
+	keep_exit(&sv->last, sv->pending ? sv->pending : info);
+	drop_pending(sv);
+	exit_describe(sv->last, how, sizeof(how));
+	log_at(exit_is_failure(sv->last) && !sv->stop_wanted
 	           ? TEND_LOG_WARNING
 	           : TEND_LOG_INFO,
 	       sv->cfg.name, "%s after %.3fs", how,
@@ -180,12 +193,11 @@ static void begin_run(struct supervisor *sv)
 	sv->start_seq = ++start_counter;
 	if (sv->plugin == NULL) {
 		/* its plugin would not load: only a reload can change that */
-		sv->last = info;
-		snprintf(sv->last.reason, sizeof(sv->last.reason), "%s",
-		         sv->plugin_error);
-		sv->has_last = true;
+		snprintf(info.reason, sizeof(info.reason), "%s",
+		         sv->plugin_error ? sv->plugin_error : "no plugin");
+		keep_exit(&sv->last, &info);
 		log_at(TEND_LOG_ERROR, sv->cfg.name, "cannot start: %s",
-		       sv->plugin_error);
+		       info.reason);
 		set_state(sv, SV_FAILED);
 		return;
 	}
@@ -209,10 +221,8 @@ static void begin_run(struct supervisor *sv)
 /* Ask the run to end, with a deadline; `why` says why if not on request. */
 static void begin_stop(struct supervisor *sv, const struct exit_info *why)
 {
-	if (why) {
-		sv->pending = *why;
-		sv->has_pending = true;
-	}
+	if (why)
+		keep_exit(&sv->pending, why);
 	ev_timer_stop(sv->loop, watchdog(sv));
 	set_state(sv, SV_STOPPING);
 	arm_timer(sv, sv->cfg.stop_timeout);
@@ -223,7 +233,7 @@ static void begin_stop(struct supervisor *sv, const struct exit_info *why)
 static void apply_strategy(struct supervisor *sv)
 {
 	const struct restart_config *rc = &sv->cfg.restart;
-	bool failure = exit_is_failure(&sv->last);
+	bool failure = exit_is_failure(sv->last);
 	bool restart;
 	double now = mono_now(), wait;
 	char how[REASON_MAX + 64];
@@ -245,7 +255,7 @@ static void apply_strategy(struct supervisor *sv)
 		return;
 	}
 	if (!backoff_allow_restart(&sv->backoff, rc, now)) {
-		exit_describe(&sv->last, how, sizeof(how));
+		exit_describe(sv->last, how, sizeof(how));
 		log_at(TEND_LOG_ERROR, sv->cfg.name,
 		          "giving up: more than %d restarts within %gs; last: "
 		          "%s",
@@ -425,7 +435,7 @@ static void a_stop_deadline(struct supervisor *sv, const struct exit_info *e)
 	if (!sv->ops->kill(sv->inst))
 		return; /* the executor escalates; EXITED will come */
 	sv->abandoned++;
-	sv->has_pending = false;
+	drop_pending(sv);
 	a_stopped(sv, &late);
 }
 
@@ -571,10 +581,14 @@ void supervisor_free(struct supervisor *sv)
 	}
 	plugin_put(sv->plugin);
 	service_config_clear(&sv->cfg);
-	if (sv->has_next) {
+	if (sv->next) {
 		plugin_put(sv->next_plugin);
-		service_config_clear(&sv->next);
+		service_config_clear(sv->next);
+		free(sv->next);
 	}
+	free(sv->last);
+	free(sv->pending);
+	free(sv->plugin_error);
 	mailbox_free(sv->mailbox);
 	free(sv);
 }
@@ -618,16 +632,16 @@ int supervisor_restart(struct supervisor *sv)
 bool supervisor_replace(struct supervisor *sv, struct service_config *sc,
                         struct plugin *plugin, const char *error)
 {
-	if (sv->has_next) {
+	if (sv->next) {
 		plugin_put(sv->next_plugin);
-		service_config_clear(&sv->next);
+		service_config_clear(sv->next);
+	} else if ((sv->next = malloc(sizeof(*sv->next))) == NULL) {
+		fatalx("out of memory");
 	}
-	sv->next = *sc;
+	*sv->next = *sc;
 	memset(sc, 0, sizeof(*sc));
 	sv->next_plugin = plugin;
-	sv->has_next = true;
-	snprintf(sv->plugin_error, sizeof(sv->plugin_error), "%s",
-	         error ? error : "");
+	supervisor_set_plugin_error(sv, error);
 	if (sv->inst == NULL)
 		take_next(sv);
 	switch (sv->state) {
@@ -713,4 +727,13 @@ bool supervisor_update(struct supervisor *sv, struct service_config *sc)
 	sv->reload_rc = 0;
 	sv->ops->reconfigure(sv->inst);
 	return true;
+}
+
+/* Why its plugin would not load (NULL or "": it did), for its next start. */
+void supervisor_set_plugin_error(struct supervisor *sv, const char *error)
+{
+	free(sv->plugin_error);
+	sv->plugin_error = NULL;
+	if (error && *error && (sv->plugin_error = strdup(error)) == NULL)
+		fatalx("out of memory");
 }

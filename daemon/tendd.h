@@ -438,10 +438,9 @@ struct supervisor {
 	enum sv_state state;
 	struct instance *inst; /* the current run, or NULL */
 	struct backoff backoff;
-	struct exit_info last; /* why the last run ended */
-	bool has_last;
-	struct exit_info pending; /* why we are ending it (hang, timeout) */
-	bool has_pending;
+	/* owned, NULL when none: most services never have them */
+	struct exit_info *last;    /* why the last run ended */
+	struct exit_info *pending; /* why we are ending it (hang, timeout) */
 	bool stop_wanted;    /* stopping on request: do not restart */
 	bool restart_wanted; /* tendctl restart: start again once stopped */
 	unsigned abandoned;  /* runs that did not stop and still run */
@@ -455,10 +454,9 @@ struct supervisor {
 	void *timer;             /* ev_timer: backoff, ready or stop deadline */
 	void *watchdog;          /* ev_timer */
 	/* reloads */
-	struct service_config next; /* to run once the current run is over */
+	struct service_config *next; /* to run once the current run is over */
 	struct plugin *next_plugin;
-	bool has_next;
-	char plugin_error[REASON_MAX]; /* why plugin is NULL */
+	char *plugin_error; /* why plugin is NULL */
 	bool reloading;     /* the plugin's reload() is yet to answer */
 	int reload_rc;      /* its answer */
 	unsigned long reload_seq; /* start_seq of the run that answered */
@@ -485,6 +483,7 @@ void supervisor_on_failure(sv_failure_fn *);
 bool supervisor_replace(struct supervisor *, struct service_config *,
                         struct plugin *, const char *error);
 bool supervisor_update(struct supervisor *, struct service_config *);
+void supervisor_set_plugin_error(struct supervisor *, const char *error);
 const char *sv_state_name(enum sv_state);
 bool sv_state_is_down(enum sv_state);
 

@@ -113,6 +113,7 @@ void fuzz_log_write(int level, const char *who, const char *fmt, ...)
 
 #define NSERVICES 5
 static struct supervisor services[NSERVICES];
+static struct exit_info lasts[3]; /* what services 1 to 3 last ended with */
 static struct instance instances[NSERVICES];
 static bool shutting_down;
 
@@ -173,23 +174,23 @@ static void services_reset(void)
 	}
 	services[1].output_dropped = 7;
 	services[1].restarts = 2;
-	services[1].has_last = true;
-	services[1].last.kind = EXIT_SIGNALED;
-	services[1].last.code = 9;
-	services[1].last.core = true;
+	services[1].last = &lasts[0];
+	services[1].last->kind = EXIT_SIGNALED;
+	services[1].last->code = 9;
+	services[1].last->core = true;
 	services[4].waiting = true; /* for what it depends on */
-	services[3].has_last = true;
-	services[3].last.kind = EXIT_HUNG;
-	snprintf(services[3].last.reason, sizeof(services[3].last.reason),
+	services[3].last = &lasts[1];
+	services[3].last->kind = EXIT_HUNG;
+	snprintf(lasts[1].reason, sizeof(lasts[1].reason),
 	         "no heartbeat within 5s");
 	services[3].next_start = now + 0.5;
 	services[3].output_dropped = 1;
-	services[2].has_last = true;
-	services[2].last.kind = EXIT_FAILED;
+	services[2].last = &lasts[2];
+	services[2].last->kind = EXIT_FAILED;
 	services[2].gave_up = true;
 	services[2].restarts = 5;
 	/* cut mid-character, and not UTF-8 at all */
-	snprintf(services[2].last.reason, sizeof(services[2].last.reason),
+	snprintf(lasts[2].reason, sizeof(lasts[2].reason),
 	         "bad \xff\xfe bytes, then \xc3\xa9\xc3");
 }
 

@@ -361,7 +361,7 @@ static void test_permanent_clean(void)
 	is_int(mock.frees, 1, "the ended run was freed");
 	ok(sv->inst != NULL && mock.news == 2,
 	   "the new run is a new instance");
-	ok(sv->has_last && sv->last.kind == EXIT_CLEAN,
+	ok(sv->last && sv->last->kind == EXIT_CLEAN,
 	   "last: exited cleanly");
 	finish(sv, "permanent");
 }
@@ -386,7 +386,7 @@ static void test_transient(void)
 	exited(sv, EXIT_CODE, 3);
 	is_int(sv->state, SV_STARTING, "transient, exit code 3: restarted");
 	is_int(sv->restarts, 1, "transient, exit code 3: restarts 1");
-	ok(sv->last.kind == EXIT_CODE && sv->last.code == 3,
+	ok(sv->last->kind == EXIT_CODE && sv->last->code == 3,
 	   "transient, exit code 3: remembered");
 	finish(sv, "transient failure");
 }
@@ -495,7 +495,7 @@ static void test_stop(void)
 	is_int(mock.stops, 1, "stop while stopping: asked only once");
 	exited(sv, EXIT_CLEAN, 0);
 	is_int(sv->state, SV_STOPPED, "stopped run exits: stopped");
-	is_int(sv->last.kind, EXIT_STOPPED, "a clean end on request: stopped");
+	is_int(sv->last->kind, EXIT_STOPPED, "a clean end on request: stopped");
 	is_int(mock.starts, 1, "a stopped service is not restarted");
 	is_int(mock.reaps, 1, "the stopped run was reaped");
 	supervisor_stop(sv);
@@ -508,7 +508,7 @@ static void test_stop(void)
 	supervisor_stop(sv);
 	exited(sv, EXIT_CODE, 2);
 	is_int(sv->state, SV_STOPPED, "failing while stopping: stopped");
-	is_int(sv->last.kind, EXIT_CODE, "failing while stopping: kept");
+	is_int(sv->last->kind, EXIT_CODE, "failing while stopping: kept");
 	finish(sv, "stop failure");
 }
 
@@ -528,7 +528,7 @@ static void test_stop_deadline(void)
 	   "stop deadline, kill gone: stopped after the deadline");
 	is_int(mock.kills, 1, "stop deadline: kill called once");
 	ok(sv->abandoned == 1, "stop deadline: the run is counted abandoned");
-	is_int(sv->last.kind, EXIT_STOP_TIMEOUT, "stop deadline: last says so");
+	is_int(sv->last->kind, EXIT_STOP_TIMEOUT, "stop deadline: last says so");
 	is_int(mock.reaps, 0, "stop deadline: an abandoned run is not reaped");
 	ok(sv->inst == NULL, "stop deadline: the run is let go");
 	/* the abandoned run may still report; it is over for us */
@@ -546,7 +546,7 @@ static void test_stop_deadline(void)
 	ok(sv->abandoned == 0, "kill not gone: nothing abandoned");
 	exited(sv, EXIT_SIGNALED, 9);
 	is_int(sv->state, SV_STOPPED, "kill not gone: stopped once exited");
-	is_int(sv->last.kind, EXIT_SIGNALED, "kill not gone: last: signal");
+	is_int(sv->last->kind, EXIT_SIGNALED, "kill not gone: last: signal");
 	finish(sv, "deadline escalated");
 }
 
@@ -596,7 +596,7 @@ static void test_stale(void)
 	supervisor_event(sv, &old, IE_END, NULL);
 	is_int(sv->state, SV_READY, "an old run's END is ignored");
 	is_int(mock.stops + mock.reaps, 0, "and nothing was asked of it");
-	ok(!sv->has_last, "and nothing was recorded");
+	ok(sv->last == NULL, "and nothing was recorded");
 	finish(sv, "stale");
 }
 
@@ -610,8 +610,8 @@ static void test_start_failure(void)
 	mock.start_rc = -1;
 	supervisor_start(sv);
 	is_int(sv->state, SV_FAILED, "start refused, temporary: failed");
-	is_int(sv->last.kind, EXIT_START_FAILED, "last: failed to start");
-	like(sv->last.reason, "mock start refused",
+	is_int(sv->last->kind, EXIT_START_FAILED, "last: failed to start");
+	like(sv->last->reason, "mock start refused",
 	     "last: the executor's reason");
 	is_int(mock.reaps, 0, "a run that never started is not reaped");
 	is_int(mock.frees, 1, "but it is freed");
@@ -670,7 +670,7 @@ static void test_watchdog(void)
 	   "watchdog: no heartbeat, stopping");
 	is_int(mock.stops, 1, "watchdog: the executor is asked to stop");
 	exited(sv, EXIT_CLEAN, 0);
-	is_int(sv->last.kind, EXIT_HUNG, "watchdog: last: hung");
+	is_int(sv->last->kind, EXIT_HUNG, "watchdog: last: hung");
 	is_int(sv->state, SV_STARTING, "watchdog, permanent: restarted");
 	finish(sv, "watchdog");
 }
@@ -717,8 +717,8 @@ static void test_ready_timeout(void)
 	ok(run_until(in_state, sv, SV_STOPPING, 2.0),
 	   "not ready within ready_timeout: stopped");
 	exited(sv, EXIT_CLEAN, 0);
-	is_int(sv->last.kind, EXIT_START_FAILED, "as a failed start");
-	is_str(sv->last.reason, "not ready within 0.05s", "saying why");
+	is_int(sv->last->kind, EXIT_START_FAILED, "as a failed start");
+	is_str(sv->last->reason, "not ready within 0.05s", "saying why");
 	is_int(sv->state, SV_FAILED, "temporary: failed");
 
 	supervisor_start(sv);
@@ -765,12 +765,12 @@ static void test_replace(void)
 	   "replace while ready: restarting");
 	ok(next.name[0] == '\0', "replace takes the config over");
 	is_int(sv->state, SV_STOPPING, "replace stops the run first");
-	ok(sv->cfg.watchdog == 0 && sv->has_next,
+	ok(sv->cfg.watchdog == 0 && sv->next,
 	   "the running config stays until the run is over");
 	exited(sv, EXIT_CLEAN, 0);
 	is_int(sv->state, SV_STARTING, "then starts again");
 	ok(sv->start_seq > seq, "as a new run");
-	ok(sv->cfg.watchdog == 7 && !sv->has_next, "on the new config");
+	ok(sv->cfg.watchdog == 7 && !sv->next, "on the new config");
 	is_int(sv->restarts, 0, "a replacement is not a restart");
 	report(sv, IE_STARTED);
 	is_int(sv->state, SV_READY, "and gets ready");
@@ -804,8 +804,8 @@ static void test_replace(void)
 	   "replace with a plugin that would not load");
 	exited(sv, EXIT_CLEAN, 0);
 	is_int(sv->state, SV_FAILED, "fails once the old run is over");
-	is_int(sv->last.kind, EXIT_START_FAILED, "as a failed start");
-	is_str(sv->last.reason, "x.conf:3: plugin: broken", "with the reason");
+	is_int(sv->last->kind, EXIT_START_FAILED, "as a failed start");
+	is_str(sv->last->reason, "x.conf:3: plugin: broken", "with the reason");
 	supervisor_start(sv);
 	is_int(sv->state, SV_FAILED, "start cannot help until a reload");
 	next = marked("swap", 11);
