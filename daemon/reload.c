@@ -527,6 +527,17 @@ static void begin(const char *origin)
 	settled();
 }
 
+/* A config whose services are made: what they did not take over. */
+static void drop_services(struct tend_config *cfg)
+{
+	config_drop_parsed(cfg);
+	for (size_t i = 0; i < cfg->nservices; i++)
+		service_config_clear(&cfg->services[i]);
+	free(cfg->services);
+	cfg->services = NULL;
+	cfg->nservices = 0;
+}
+
 /*
  * Free what the last reload left: the config it replaced, libconfig's
  * tree of the new one, the service configs nothing took over. Freeing a
@@ -539,14 +550,8 @@ static void on_tidy(struct ev_loop *l, ev_idle *w, int revents)
 	ev_idle_stop(l, w);
 	config_free(retired);
 	retired = NULL;
-	if (current == NULL)
-		return;
-	config_drop_parsed(current);
-	for (size_t i = 0; i < current->nservices; i++)
-		service_config_clear(&current->services[i]);
-	free(current->services);
-	current->services = NULL;
-	current->nservices = 0;
+	if (current)
+		drop_services(current);
 }
 
 /* Has every change settled? Finishes the reload when so. */
@@ -761,7 +766,7 @@ void reload_init(struct ev_loop *l, struct tend_config *cfg, bool debug)
 {
 	loop = l;
 	current = cfg;
-	config_drop_parsed(cfg); /* the services are made */
+	drop_services(cfg); /* the services are made */
 	debug_forced = debug;
 	ev_timer_init(&settle, on_settle, 0., 0.);
 	ev_idle_init(&tidy, on_tidy);
