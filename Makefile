@@ -188,7 +188,7 @@ fuzz:
 		$(BUILD)/tests/fuzz/corpus tests/fuzz/corpus
 
 # `make bench`: an optimised build of its own (BENCH_BUILD, no sanitizers),
-# the bench plugins and program of tests/bench, then tests/bench/run,
+# the bench plugins and programs of tests/bench, then tests/bench/run,
 # which measures the real tendd and prints one table (README.md,
 # "Performance"). A few minutes; not part of `make test`. BENCH_ARGS goes
 # to the driver (--quick: fewer runs; --only=restart,startup,...).
@@ -196,7 +196,7 @@ BENCH_BUILD  ?= build/bench
 BENCH_CFLAGS ?= -O2 -g -DNDEBUG
 BENCH_ARGS   ?=
 BENCH_BINS = $(BUILD)/tests/bench/crasher.so $(BUILD)/tests/bench/pingpong.so \
-             $(BUILD)/tests/bench/crashprog
+             $(BUILD)/tests/bench/crashprog $(BUILD)/tests/bench/loopfloor
 
 $(BUILD)/tests/bench/%.so: tests/bench/%.c tests/bench/bench.h include/tend/plugin.h
 	@mkdir -p $(@D)
@@ -208,6 +208,11 @@ $(BUILD)/tests/bench/crashprog: tests/bench/crashprog.c tests/bench/bench.h
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -static -o $@ $<
+
+$(BUILD)/tests/bench/loopfloor: tests/bench/loopfloor.c
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< -lev -lpthread
 
 .PHONY: bench bench-build
 bench-build: all $(BENCH_BINS)
