@@ -1,10 +1,11 @@
 /*
  * Restart arithmetic: how long to wait before the next start, and whether
- * a restart is still allowed by intensity/period. Pure functions of the
+ * a restart is still allowed by intensity/period. Functions of the
  * restart config, the failure count and the times handed in, so they can
  * be tested without a clock or a loop.
  */
 #include <math.h>
+#include <stdlib.h>
 
 #include "tendd.h"
 
@@ -58,6 +59,9 @@ bool backoff_allow_restart(struct backoff *b, const struct restart_config *rc,
 	}
 	if ((int)within >= rc->intensity)
 		return false;
+	if (b->history == NULL &&
+	    (b->history = malloc(RESTART_HISTORY * sizeof(double))) == NULL)
+		fatalx("out of memory");
 	b->history[b->head] = now;
 	b->head = (b->head + 1) % RESTART_HISTORY;
 	if (b->nhistory < RESTART_HISTORY)
@@ -74,4 +78,11 @@ void backoff_note_run(struct backoff *b, const struct restart_config *rc,
 {
 	if (ran_for >= rc->reset)
 		b->failures = 0;
+}
+
+/* Forget every failure and restart. */
+void backoff_clear(struct backoff *b)
+{
+	free(b->history);
+	*b = (struct backoff){0};
 }

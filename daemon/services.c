@@ -369,6 +369,7 @@ void services_set_groups(struct tend_config *cfg)
 			free(groups[g].cfg.members[m]);
 		free(groups[g].cfg.members);
 		free(groups[g].cfg.file);
+		backoff_clear(&groups[g].history);
 	}
 	free(groups);
 	groups = cfg->ngroups ? calloc(cfg->ngroups, sizeof(*groups)) : NULL;

@@ -300,7 +300,7 @@ static void a_start(struct supervisor *sv, const struct exit_info *e)
 	sv->stop_wanted = false;
 	sv->gave_up = false;
 	sv->waiting = false;
-	memset(&sv->backoff, 0, sizeof(sv->backoff));
+	backoff_clear(&sv->backoff);
 	begin_run(sv);
 }
 
@@ -589,6 +589,7 @@ void supervisor_free(struct supervisor *sv)
 	free(sv->last);
 	free(sv->pending);
 	free(sv->plugin_error);
+	backoff_clear(&sv->backoff);
 	mailbox_free(sv->mailbox);
 	free(sv);
 }

@@ -263,8 +263,9 @@ void plugins_recheck(void);
 /* backoff.c: pure restart arithmetic, no clocks or loops */
 #define RESTART_HISTORY 101 /* intensity is at most 100 */
 struct backoff {
-	unsigned failures;              /* consecutive, since the last reset */
-	double history[RESTART_HISTORY]; /* restart times, ring */
+	unsigned failures; /* consecutive, since the last reset */
+	double *history;   /* restart times, a ring of RESTART_HISTORY made at
+	                      the first: most services never restart */
 	unsigned nhistory;
 	unsigned head;
 };
@@ -274,6 +275,7 @@ bool backoff_allow_restart(struct backoff *, const struct restart_config *,
                            double now);
 void backoff_note_run(struct backoff *, const struct restart_config *,
                       double ran_for);
+void backoff_clear(struct backoff *);
 
 /* exit.c: why an instance ended */
 enum exit_kind {

@@ -142,6 +142,12 @@ static void test_window(void)
 	/* now - t < period: a restart exactly `period` ago is out */
 	ok(backoff_allow_restart(&b, &rc, 11.0),
 	   "restart at t=11 allowed: t=1 is exactly 10s ago");
+	backoff_clear(&b);
+	ok(b.history == NULL && b.nhistory == 0 && b.failures == 0,
+	   "clear forgets every restart");
+	ok(backoff_allow_restart(&b, &rc, 11.1),
+	   "and counts afresh: allowed again at t=11.1");
+	backoff_clear(&b);
 }
 
 static void test_intensity_zero(void)
@@ -153,6 +159,7 @@ static void test_intensity_zero(void)
 	ok(!backoff_allow_restart(&b, &rc, 0.0),
 	   "intensity 0 refuses the first restart");
 	is_int(b.nhistory, 0, "intensity 0 records nothing");
+	ok(b.history == NULL, "nor makes a history");
 }
 
 /* The history is a ring of RESTART_HISTORY: full, and wrapped over. */
@@ -172,7 +179,7 @@ static void test_ring(void)
 	   "intensity 100: restart 101 refused");
 
 	/* one restart per 1.5s within 2.5s: the ring wraps several times */
-	b = (struct backoff){0};
+	backoff_clear(&b);
 	rc.intensity = 2;
 	rc.period = 2.5;
 	allowed = 0;
@@ -184,6 +191,7 @@ static void test_ring(void)
 	t = (3 * RESTART_HISTORY - 1) * 1.5;
 	ok(!backoff_allow_restart(&b, &rc, t + 0.1),
 	   "after wrapping, the two newest restarts are still counted");
+	backoff_clear(&b);
 }
 
 static void test_note_run(void)
