@@ -146,8 +146,8 @@ static void end(struct instance *in, int status, const char *reason)
 	if (in->ended++)
 		return;
 	in->end_status = status;
-	snprintf(in->end_reason, sizeof(in->end_reason), "%s",
-	         reason ? reason : "");
+	if (reason)
+		in->end_reason = strdup(reason); /* NULL: no reason given */
 	in->ops->self_end(in);
 }
 
@@ -267,6 +267,7 @@ void instance_free(struct instance *in)
 	free(in->held);
 	free(in->file);
 	free(in->exec);
+	free(in->end_reason);
 	free(in);
 }
 
@@ -294,7 +295,7 @@ void instance_exit_info(const struct instance *in, int rc,
 	if (in->ended && in->end_status < 0) {
 		out->kind = EXIT_FAILED;
 		snprintf(out->reason, sizeof(out->reason), "%s",
-		         in->end_reason);
+		         in->end_reason ? in->end_reason : "no reason given");
 		return;
 	}
 	if (in->ended)

@@ -346,7 +346,7 @@ struct instance {
 	_Atomic double last_beat;         /* mono_now() of the last heartbeat */
 	_Atomic int ended;                /* tend_fail or tend_exit was called */
 	int end_status;                   /* tend_exit's, or -1 for fail */
-	char end_reason[REASON_MAX];      /* tend_fail's */
+	char *end_reason;                 /* tend_fail's, or NULL */
 	bool abandoned;                   /* did not stop; left to itself */
 	_Atomic pid_t tid;                /* thread id, 0 when on the host */
 	pid_t pid;                        /* child process, or 0 */
