@@ -741,6 +741,8 @@ static void service_defaults(struct service_config *sc,
 static void proc_clear(struct proc_options *o)
 {
 	free(o->user);
+	free(o->home);
+	free(o->shell);
 	free(o->workdir);
 	for (size_t i = 0; i < o->nenv; i++)
 		free(o->env[i]);
@@ -751,6 +753,8 @@ static void proc_copy(struct proc_options *to, const struct proc_options *from)
 {
 	*to = *from;
 	to->user = from->user ? xstrdup(from->user) : NULL;
+	to->home = from->home ? xstrdup(from->home) : NULL;
+	to->shell = from->shell ? xstrdup(from->shell) : NULL;
 	to->workdir = from->workdir ? xstrdup(from->workdir) : NULL;
 	to->env = from->nenv ? xcalloc(from->nenv, sizeof(char *)) : NULL;
 	for (size_t i = 0; i < from->nenv; i++)
@@ -920,6 +924,8 @@ static void read_process_options(struct loader *ld, const struct members *m,
 			     "no user named '%s'", v);
 		} else {
 			o->user = xstrdup(v);
+			o->home = xstrdup(pw->pw_dir);
+			o->shell = xstrdup(pw->pw_shell);
 			o->has_uid = o->has_gid = true;
 			o->uid = pw->pw_uid;
 			o->gid = pw->pw_gid;
@@ -1499,7 +1505,8 @@ static bool same_string(const char *a, const char *b)
 static bool same_proc(const struct proc_options *a,
                       const struct proc_options *b)
 {
-	if (!same_string(a->user, b->user) || a->has_uid != b->has_uid ||
+	if (!same_string(a->user, b->user) || !same_string(a->home, b->home) ||
+	    !same_string(a->shell, b->shell) || a->has_uid != b->has_uid ||
 	    a->has_gid != b->has_gid || (a->has_uid && a->uid != b->uid) ||
 	    (a->has_gid && a->gid != b->gid) || a->umask != b->umask ||
 	    !same_string(a->workdir, b->workdir) || a->nenv != b->nenv ||

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,11 +99,41 @@ struct proc_state {
 
 static char *cgroup_base; /* NULL: no cgroup, use the subreaper */
 static unsigned long spawn_counter;
+/* HOME, USER, LOGNAME and SHELL of tendd's user, for runners with no `user` */
+static char *own_vars[4];
+
+/*
+ * A runner's user's variables, looked up here once (per config for a
+ * `user`), not by each runner: a password database lookup in a fresh
+ * process costs more than the rest of its start-up.
+ */
+static void user_vars(char *vars[4], const char *name, const char *home,
+                      const char *shell)
+{
+	if (asprintf(&vars[0], "HOME=%s", home) < 0 ||
+	    asprintf(&vars[1], "USER=%s", name) < 0 ||
+	    asprintf(&vars[2], "LOGNAME=%s", name) < 0 ||
+	    asprintf(&vars[3], "SHELL=%s", shell) < 0)
+		fatalx("out of memory");
+}
 
 void exec_process_setup(const char *cgroup_dir)
 {
-	free(cgroup_base);
+	struct passwd *pw = getpwuid(geteuid());
+
 	cgroup_base = cgroup_dir ? strdup(cgroup_dir) : NULL;
+	if (pw)
+		user_vars(own_vars, pw->pw_name, pw->pw_dir, pw->pw_shell);
+}
+
+void exec_process_shutdown(void)
+{
+	free(cgroup_base);
+	cgroup_base = NULL;
+	for (int i = 0; i < 4; i++) {
+		free(own_vars[i]);
+		own_vars[i] = NULL;
+	}
 }
 
 const char *exec_process_tracking(void)
@@ -757,7 +788,7 @@ static int high_fd(int fd)
 
 static char **child_env(const struct instance *in, const struct service_config *sc)
 {
-	size_t n = 0, max = sc->proc.nenv + 4;
+	size_t n = 0, max = sc->proc.nenv + 8;
 	char **env = calloc(max + 1, sizeof(char *));
 
 	bool own_path = false;
@@ -769,6 +800,13 @@ static char **child_env(const struct instance *in, const struct service_config *
 	if (!own_path) /* the default, unless `env` sets one */
 		env[n++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:"
 		                  "/usr/sbin:/usr/bin:/sbin:/bin");
+	if (sc->proc.user) {
+		user_vars(env + n, sc->proc.user, sc->proc.home, sc->proc.shell);
+		n += 4;
+	} else {
+		for (int i = 0; i < 4 && own_vars[i]; i++)
+			env[n++] = strdup(own_vars[i]);
+	}
 	if (asprintf(&env[n++], "TEND_SERVICE=%s", in->name) < 0)
 		fatalx("out of memory");
 	env[n++] = strdup(state((struct instance *)in)->mark);

@@ -267,7 +267,7 @@ int main(int argc, char **argv)
 	if (cgroup)
 		cgroup_remove(cgroup);
 	free(cgroup);
-	exec_process_setup(NULL);
+	exec_process_shutdown();
 	ev_loop_destroy(loop);
 	recent_free();
 	if (status)

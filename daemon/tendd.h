@@ -152,6 +152,7 @@ struct restart_config {
 #define RLIMIT_INFINITE (-1LL)
 struct proc_options {
 	char *user;  /* for initgroups(); NULL when not set */
+	char *home, *shell; /* user's, from the password database */
 	bool has_uid, has_gid;
 	uid_t uid;
 	gid_t gid;
@@ -394,6 +395,7 @@ extern const struct executor_ops exec_thread_async_ops;
 extern const struct executor_ops exec_process_ops;
 extern const struct executor_ops exec_process_async_ops;
 void exec_process_setup(const char *cgroup_dir);
+void exec_process_shutdown(void);
 void exec_process_forget(const char *service);
 
 /* spawn.c: starting a runner, through the launcher when there is one */

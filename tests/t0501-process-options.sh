@@ -25,7 +25,7 @@ services = (
     settings = { action = "none"; }; }
 );
 EOF2
-HOME=/root start_tendd || exit 1
+HOME=/nowhere LEAK_CHECK=1 start_tendd || exit 1
 wait_for 10 state_is jailed ready
 pid=$(field jailed pid)
 st=/proc/$pid/status
@@ -41,11 +41,19 @@ like "$(grep '^Max cpu time' /proc/$pid/limits)" '^Max cpu time +unlimited +unli
 env=$(tr '\0' '\n' </proc/$pid/environ)
 like "$env" '^FOO=bar$' "env adds FOO"
 like "$env" '^TEND_SERVICE=jailed$' "the child knows its service name"
-check "the environment is clean: no HOME from tendd's" eval '! printf "%s\n" "$env" | grep -q "^HOME="'
+user_home=$(getent passwd "$USER_NAME" | cut -d: -f6)
+user_shell=$(getent passwd "$USER_NAME" | cut -d: -f7)
+like "$env" "^HOME=$user_home\$" "HOME is its user's, not tendd's"
+like "$env" "^USER=$USER_NAME\$" "and USER"
+like "$env" "^LOGNAME=$USER_NAME\$" "and LOGNAME"
+like "$env" "^SHELL=$user_shell\$" "and SHELL"
+check "nothing of tendd's own environment" eval '! printf "%s\n" "$env" | grep -q "^LEAK_CHECK=\|^HOME=/nowhere"'
 
 plain=$(field plain pid)
 like "$(grep '^Uid:' /proc/$plain/status)" '^Uid:\s+0\s' "without user, the child keeps tendd's user"
 like "$(grep '^NoNewPrivs:' /proc/$plain/status)" '^NoNewPrivs:\s+0$' "and no_new_privs is off by default"
+like "$(tr '\0' '\n' </proc/$plain/environ)" "^HOME=$(getent passwd root | cut -d: -f6)\$" \
+	"and the HOME of tendd's user, from the password database"
 
 stop_tendd
 is "$TENDD_STATUS" 0 "tendd exits 0"

@@ -516,12 +516,15 @@ static int add_var(struct strv *env, const char *name, const char *value)
  * The runner's environment (tendd's clean one plus `env`), each variable
  * once: a later definition wins, as `env` comes after tendd's defaults,
  * except for TEND_*, tendd's own. Then HOME, USER, LOGNAME and SHELL of
- * the user it runs as, unless set, and NOTIFY_SOCKET and WATCHDOG_USEC
- * as the settings say.
+ * the user it runs as, unless set (tendd sets them for its runners: the
+ * lookup is for older ones), and NOTIFY_SOCKET and WATCHDOG_USEC as the
+ * settings say.
  */
 static int program_env(const struct exec *x, struct strv *env)
 {
-	struct passwd *pw = getpwuid(geteuid());
+	static const char *const names[] = {"HOME", "USER", "LOGNAME",
+	                                    "SHELL"};
+	struct passwd *pw = NULL;
 	size_t n = 0;
 
 	while (environ[n])
@@ -540,13 +543,14 @@ static int program_env(const struct exec *x, struct strv *env)
 		if (keep && strv_push(env, e, strlen(e)) < 0)
 			return -1;
 	}
-	for (int i = 0; pw && i < 4; i++) {
-		static const char *const names[] = {"HOME", "USER", "LOGNAME",
-		                                    "SHELL"};
-		const char *values[] = {pw->pw_dir, pw->pw_name, pw->pw_name,
-		                        pw->pw_shell};
-		if (!has_var(env, names[i]) &&
-		    add_var(env, names[i], values[i]) < 0)
+	for (int i = 0; i < 4; i++) {
+		const char *value;
+		if (has_var(env, names[i]))
+			continue;
+		if (pw == NULL && (pw = getpwuid(geteuid())) == NULL)
+			break;
+		value = i == 0 ? pw->pw_dir : i == 3 ? pw->pw_shell : pw->pw_name;
+		if (add_var(env, names[i], value) < 0)
 			return -1;
 	}
 	if (x->notify_fd >= 0 &&
