@@ -20,6 +20,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -321,6 +322,11 @@ const char *launcher_serve(pid_t tendd)
 	                          mm_map.arg_end - mm_map.arg_start,
 	                          (char *)(uintptr_t)mm_map.env_start,
 	                          mm_map.env_end - mm_map.env_start);
+	/*
+	 * jansson seeds its hashes from /dev/urandom on first use: once
+	 * here, not in every runner (what they parse comes from tendd).
+	 */
+	json_object_seed(0);
 	for (;;) {
 		struct launch_ans ans = {0};
 		struct launch_req req;
