@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,32 @@ static int own_cgroup(char *out, size_t len)
 }
 
 /* Kill what is left in `dir`'s service cgroups and remove them all. */
+/*
+ * Wait, at most `secs`, for the cgroup at `path` to hold no process: a
+ * killed process stays in it until it is gone, and so does a runner still
+ * exiting after its last word.
+ */
+static void wait_empty(const char *path, double secs)
+{
+	char file[PATH_MAX * 3 + 16], buf[128];
+	double end = mono_now() + secs, left;
+	ssize_t n;
+	int fd;
+
+	snprintf(file, sizeof(file), "%s/cgroup.events", path);
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	while ((n = pread(fd, buf, sizeof(buf) - 1, 0)) > 0 &&
+	       (left = end - mono_now()) > 0) {
+		struct pollfd p = {.fd = fd, .events = POLLPRI};
+		buf[n] = '\0';
+		if (strstr(buf, "populated 0"))
+			break;
+		(void)poll(&p, 1, (int)(left * 1000) + 1); /* on a change */
+	}
+	close(fd);
+}
+
 void cgroup_remove(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -79,7 +106,10 @@ void cgroup_remove(const char *dir)
 			close(fd);
 		}
 		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		rmdir(path);
+		if (rmdir(path) < 0 && errno == EBUSY) {
+			wait_empty(path, 1.0);
+			rmdir(path);
+		}
 	}
 	closedir(d);
 	rmdir(dir);

@@ -118,6 +118,29 @@ EOF2
 run_suite true
 run_suite false
 
+# A run ends on its runner's last word, before the runner is gone: one
+# that takes a while to exit (a large memory to give back) is still in
+# its cgroup when tendd, exiting, removes the cgroups. None is left.
+STOP_TIMEOUT=2 write_conf <<'EOF2'
+services = (
+  { name = "hog"; plugin = "misbehave.so"; executor = "process";
+    settings = { action = "none"; hold_mb = 512; }; }
+);
+EOF2
+start_tendd || exit 1
+cg=$(sed -n 's/.*tracked by cgroup \(\/[^ ]*\).*/\1/p' "$T/log")
+if [ -z "$cg" ]; then
+	ok 0 "a runner up in its cgroup # SKIP no cgroup here"
+	ok 0 "tendd exits leaving no cgroup behind # SKIP no cgroup here"
+	stop_tendd
+else
+	check "a runner holding 512 MiB is up, in its cgroup" \
+		wait_for 20 eval '[ "$(field hog state)" = ready ] && grep -qx "$(field hog pid)" "$cg/hog/cgroup.procs"'
+	stop_tendd
+	check "tendd exits leaving no cgroup behind ($cg)" eval "[ ! -d '$cg' ]"
+fi
+is "$TENDD_STATUS" 0 "and exits 0"
+
 # tendd killed outright: its children die with it, and a new tendd starts clean
 STOP_TIMEOUT=0.3 write_conf <<'EOF2'
 services = ( { name = "orphan"; plugin = "worker.so"; executor = "process"; } );

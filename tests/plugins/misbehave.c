@@ -21,6 +21,8 @@
  *   reason = "on purpose"; tend_fail's reason
  *   code   = 3;
  *   notify = false;        call tend_ready() after `after`
+ *   hold_mb = 0;           touch that many MiB in init(), kept to the end:
+ *                          the process then takes a while to exit
  */
 #include <ev.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +63,7 @@ static int is(const struct mb *m, const char *action)
 static int mb_init(struct tend_ctx *ctx)
 {
 	struct mb *m = calloc(1, sizeof(*m));
+	long long hold = 0;
 
 	if (m == NULL)
 		return -1;
@@ -71,6 +75,13 @@ static int mb_init(struct tend_ctx *ctx)
 	tend_setting_double(ctx, "after", &m->after);
 	tend_setting_int(ctx, "code", &m->code);
 	tend_setting_bool(ctx, "notify", &m->notify);
+	if (tend_setting_int(ctx, "hold_mb", &hold) == 0 && hold > 0) {
+		size_t len = (size_t)hold << 20;
+		void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			memset(p, 1, len); /* never unmapped: the exit does it */
+	}
 	if (is(m, "ignore_term"))
 		signal(SIGTERM, SIG_IGN);
 	if (is(m, "exit") && tend_setting_int(ctx, "code", &m->code) == 1)
