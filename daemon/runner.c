@@ -818,9 +818,10 @@ int main(int argc, char **argv)
 		rc = me.end_status < 0 ? 1 : me.end_status;
 	/*
 	 * tendd ends the run on this, not on the exit, whose teardown of
-	 * the process takes longer than anything before it. Nothing of the
-	 * plugin's runs after it: no exit(), for atexit handlers and
-	 * destructors may be the plugin's.
+	 * the process takes longer than anything before it. The plugin is
+	 * done (fini() returned); threads of its own, if it left any, die
+	 * with the process. No exit(): atexit handlers and destructors may
+	 * be the plugin's.
 	 */
 	say(json_pack("{s:s, s:i}", "t", "exit", "status", rc & 0xff));
 	_exit(rc & 0xff);
