@@ -76,6 +76,8 @@ struct proc_state {
 	struct exit_info told; /* what the child said before exiting */
 	bool has_told;
 	int said_exit; /* the status it said it exits with, + 1; 0: none */
+	bool again;    /* ...and that it waits for a next run instead */
+	pid_t runner;  /* kept for the next run (supervisor's spare) */
 	char mark[64]; /* TEND_INSTANCE=... */
 	double window;  /* the current second of output */
 	unsigned lines; /* logged in it */
@@ -96,6 +98,8 @@ struct proc_state {
 	uint16_t frame_n[MAIL_FRAMES];
 	uint32_t frame_cost[MAIL_FRAMES];
 };
+
+static void process_drop_spare(struct supervisor *);
 
 static char *cgroup_base; /* NULL: no cgroup, use the subreaper */
 static unsigned long spawn_counter;
@@ -148,8 +152,11 @@ static void cgroup_path(const struct instance *in, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", cgroup_base, in->name);
 }
 
-/* Kill everything in the instance's cgroup, or the orphans it marked. */
-static void kill_leftovers(struct instance *in, int sig)
+/*
+ * Kill everything in the instance's cgroup, or the orphans it marked,
+ * but `keep` (a runner kept for the next run; 0: none).
+ */
+static void kill_leftovers(struct instance *in, int sig, pid_t keep)
 {
 	char path[4096];
 	DIR *d;
@@ -168,6 +175,8 @@ static void kill_leftovers(struct instance *in, int sig)
 			long pid;
 			bool any = false;
 			while (f && fscanf(f, "%ld", &pid) == 1) {
+				if (pid == keep)
+					continue;
 				any |= pid != in->pid;
 				kill((pid_t)pid, sig);
 			}
@@ -187,7 +196,7 @@ static void kill_leftovers(struct instance *in, int sig)
 		ssize_t n;
 		int fd;
 
-		if (pid <= 0 || pid == in->pid)
+		if (pid <= 0 || pid == in->pid || pid == keep)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -209,7 +218,7 @@ static void signal_all(struct instance *in, int sig)
 {
 	if (in->pid > 0)
 		kill(-in->pid, sig); /* its process group (it leads a session) */
-	kill_leftovers(in, sig);
+	kill_leftovers(in, sig, 0);
 }
 
 static void report_dropped(struct instance *in)
@@ -651,6 +660,7 @@ static void on_message(struct instance *in, json_t *msg)
 		st->said_exit =
 		    (int)(json_integer_value(json_object_get(msg, "status")) &
 		          0xff) + 1;
+		st->again = json_is_true(json_object_get(msg, "again"));
 	} else if (strcmp(t, "fail") == 0 || strcmp(t, "startfail") == 0) {
 		const char *why = json_string_value(json_object_get(msg, "reason"));
 		st->told.kind = t[0] == 'f' ? EXIT_FAILED : EXIT_START_FAILED;
@@ -688,7 +698,7 @@ static bool drain_channel(struct instance *in, unsigned max)
 	return n < 0 && errno == EAGAIN;
 }
 
-static void run_over(struct instance *in, int status);
+static void run_over(struct instance *in, int status, bool keep);
 
 static void on_channel(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -704,7 +714,9 @@ static void on_channel(struct ev_loop *loop, ev_io *w, int revents)
 		 * slowest step of a restart). The loop reaps it unwatched.
 		 */
 		ev_child_stop(loop, &st->child);
-		run_over(in, W_EXITCODE(st->said_exit - 1, 0));
+		/* kept for a next run only if this one ended on its own */
+		run_over(in, W_EXITCODE(st->said_exit - 1, 0),
+		         st->again && !in->stopping && st->kill_stage == 0);
 	} else if (!open) {
 		st->chan_eof = true;
 		ev_io_stop(loop, w); /* closed: the exit will follow */
@@ -731,8 +743,11 @@ static void classify(struct instance *in, int status, struct exit_info *e)
 	}
 }
 
-/* The run ended with `status` (as waitpid() gives it). */
-static void run_over(struct instance *in, int status)
+/*
+ * The run ended with `status` (as waitpid() gives it). `keep`: its
+ * runner lives on, waiting for a next run; what the run started dies.
+ */
+static void run_over(struct instance *in, int status, bool keep)
 {
 	struct proc_state *st = state(in);
 	struct ev_loop *loop = in->sv->loop;
@@ -742,7 +757,12 @@ static void run_over(struct instance *in, int status)
 	drain_channel(in, 0);
 	mail_stop(in);
 	classify(in, status, &info);
-	signal_all(in, SIGKILL); /* nothing it started may outlive it */
+	if (keep) {
+		st->runner = in->pid;
+		kill_leftovers(in, SIGKILL, in->pid);
+	} else {
+		signal_all(in, SIGKILL); /* nothing it started may outlive it */
+	}
 	drain_pipe(&st->out, false);
 	drain_pipe(&st->err, false);
 	split_lines(&st->out, true);
@@ -757,7 +777,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
 	(void)revents;
 	ev_child_stop(loop, w);
-	run_over(w->data, w->rstatus);
+	run_over(w->data, w->rstatus, false);
 }
 
 static void on_kill_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -910,6 +930,59 @@ static void watch_pipe(struct instance *in, struct out_pipe *p, int fd,
 	ev_io_start(in->sv->loop, &p->io);
 }
 
+/* Watch a run's child, channel and output; in->pid and st->chan are set. */
+static void watch_run(struct instance *in, struct proc_state *st, int out,
+                      int errp)
+{
+	/* libev reaps every child: watch it before the loop runs again */
+	ev_child_init(&st->child, on_child, in->pid, 0);
+	st->child.data = in;
+	ev_child_start(in->sv->loop, &st->child);
+	ev_io_init(&st->chan_io, on_channel, st->chan, EV_READ);
+	st->chan_io.data = in;
+	ev_io_start(in->sv->loop, &st->chan_io);
+	ev_async_init(&st->mail, on_mail);
+	st->mail.data = in;
+	ev_io_init(&st->chan_out, on_chan_out, st->chan, EV_WRITE);
+	st->chan_out.data = in;
+	st->outq_tail = &st->outq;
+	watch_pipe(in, &st->out, out, false);
+	watch_pipe(in, &st->err, errp, true);
+	ev_init(&st->kill_timer, on_kill_timer);
+	st->kill_timer.data = in;
+	ev_init(&st->drop_timer, on_drop_timer);
+	st->drop_timer.data = in;
+}
+
+/*
+ * The run takes over the runner the last one left, if it is still there:
+ * its channel, output pipes and mark, and its pid. It gets `cfg` as a
+ * new runner does, and starts the plugin again. False: spawn one.
+ */
+static bool adopt(struct instance *in, struct proc_state *st,
+                  const char *cfg, size_t cfg_len)
+{
+	struct supervisor *sv = in->sv;
+	struct proc_state *old = sv->spare;
+
+	if (ev_is_pending(&old->child) ||
+	    send(old->chan, cfg, cfg_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		process_drop_spare(sv); /* gone, or going */
+		return false;
+	}
+	sv->spare = NULL;
+	ev_child_stop(sv->loop, &old->child);
+	in->pid = old->runner;
+	st->chan = old->chan;
+	st->mail_window = old->mail_window;
+	memcpy(st->mark, old->mark, sizeof(st->mark));
+	st->out.buf = old->out.buf;
+	st->err.buf = old->err.buf;
+	watch_run(in, st, old->out.fd, old->err.fd);
+	free(old);
+	return true;
+}
+
 static int process_start(struct instance *in, char *err, size_t errlen)
 {
 	const struct service_config *sc = &in->sv->cfg;
@@ -935,6 +1008,10 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 		snprintf(err, errlen, "settings too large for a child: %zu "
 		         "bytes as JSON, at most %d", cfg_len, PROTO_MSG_MAX);
 		return -1;
+	}
+	if (in->sv->spare && adopt(in, st, cfg, cfg_len)) {
+		free(cfg);
+		return 0;
 	}
 	snprintf(st->mark, sizeof(st->mark), "TEND_INSTANCE=%d.%lu",
 	         (int)getpid(), ++spawn_counter);
@@ -969,27 +1046,9 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	chan[1] = out[1] = errp[1] = -1;
 	if (in->pid == 0)
 		goto fail;
-	/* libev reaps every child: watch it before the loop runs again */
-	ev_child_init(&st->child, on_child, in->pid, 0);
-	st->child.data = in;
-	ev_child_start(in->sv->loop, &st->child);
-
 	st->chan = chan[0];
 	st->mail_window = chan_window(st->chan);
-	ev_io_init(&st->chan_io, on_channel, st->chan, EV_READ);
-	st->chan_io.data = in;
-	ev_io_start(in->sv->loop, &st->chan_io);
-	ev_async_init(&st->mail, on_mail);
-	st->mail.data = in;
-	ev_io_init(&st->chan_out, on_chan_out, st->chan, EV_WRITE);
-	st->chan_out.data = in;
-	st->outq_tail = &st->outq;
-	watch_pipe(in, &st->out, out[0], false);
-	watch_pipe(in, &st->err, errp[0], true);
-	ev_init(&st->kill_timer, on_kill_timer);
-	st->kill_timer.data = in;
-	ev_init(&st->drop_timer, on_drop_timer);
-	st->drop_timer.data = in;
+	watch_run(in, st, out[0], errp[0]);
 	return 0;
 fail:
 	for (int i = 0; i < 2; i++) {
@@ -1052,6 +1111,58 @@ static bool process_kill(struct instance *in)
 	return false;
 }
 
+/* Close the channel and the output pipes. */
+static void release(struct proc_state *st)
+{
+	if (st->chan >= 0)
+		close(st->chan);
+	st->chan = -1;
+	for (struct out_pipe *p = &st->out; p; p = p == &st->out ? &st->err : NULL) {
+		if (p->fd >= 0)
+			close(p->fd);
+		p->fd = -1;
+		free(p->buf);
+		p->buf = NULL;
+	}
+}
+
+/*
+ * A runner kept for the next run (TEND_PLUGIN_RERUN): it waits for that
+ * run's config, in the supervisor's spare until the next run takes it
+ * over (adopt()), or the supervisor lets it go (process_drop_spare()).
+ */
+static void on_spare_gone(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct supervisor *sv = w->data;
+
+	(void)revents;
+	ev_child_stop(loop, w);
+	((struct proc_state *)sv->spare)->runner = 0; /* reaped: no kill */
+	process_drop_spare(sv);
+}
+
+static void keep_spare(struct instance *in, struct proc_state *st)
+{
+	ev_child_init(&st->child, on_spare_gone, st->runner, 0);
+	st->child.data = in->sv;
+	ev_child_start(in->sv->loop, &st->child);
+	in->sv->spare = st;
+	in->exec = NULL;
+}
+
+static void process_drop_spare(struct supervisor *sv)
+{
+	struct proc_state *st = sv->spare;
+
+	sv->spare = NULL;
+	/* pending: the loop has reaped it, and the pid may be another's */
+	if (st->runner > 0 && !ev_is_pending(&st->child))
+		kill(st->runner, SIGKILL); /* the loop reaps it */
+	ev_child_stop(sv->loop, &st->child);
+	release(st);
+	free(st);
+}
+
 static void process_reap(struct instance *in)
 {
 	struct proc_state *st = state(in);
@@ -1068,17 +1179,15 @@ static void process_reap(struct instance *in)
 		st->outq = f->next;
 		free(f);
 	}
-	if (st->chan >= 0)
-		close(st->chan);
-	for (struct out_pipe *p = &st->out; p; p = p == &st->out ? &st->err : NULL) {
-		if (p->fd >= 0) {
+	st->outq_tail = &st->outq;
+	for (struct out_pipe *p = &st->out; p; p = p == &st->out ? &st->err : NULL)
+		if (p->fd >= 0)
 			ev_io_stop(loop, &p->io);
-			close(p->fd);
-			p->fd = -1;
-		}
-		free(p->buf);
-		p->buf = NULL;
+	if (st->runner > 0 && in->sv->spare == NULL) {
+		keep_spare(in, st);
+		return;
 	}
+	release(st);
 	/* the cgroup stays for the next run: see exec_process_forget() */
 }
 
@@ -1108,6 +1217,7 @@ const struct executor_ops exec_process_ops = {
     .reap = process_reap,
     .self_end = process_self_end,
     .reconfigure = process_reconfigure,
+    .drop_spare = process_drop_spare,
 };
 
 const struct executor_ops exec_process_async_ops = {
@@ -1118,4 +1228,5 @@ const struct executor_ops exec_process_async_ops = {
     .reap = process_reap,
     .self_end = process_self_end,
     .reconfigure = process_reconfigure,
+    .drop_spare = process_drop_spare,
 };

@@ -27,6 +27,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,11 @@ struct call {
 	int err;
 	struct call *next;
 };
+
+/* A next run's config, from the reader to the main thread (see rerun()) */
+static pthread_mutex_t next_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t next_came = PTHREAD_COND_INITIALIZER;
+static json_t *next_cfg; /* under next_lock */
 
 static pthread_mutex_t call_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t call_done = PTHREAD_COND_INITIALIZER;
@@ -560,6 +566,13 @@ static void on_message(json_t *msg)
 			ev_break(me.loop, EVBREAK_ALL);
 	} else if (strcmp(t, "reload") == 0) {
 		reload(json_object_get(msg, "settings"));
+	} else if (strcmp(t, "config") == 0) { /* a next run: see rerun() */
+		pthread_mutex_lock(&next_lock);
+		json_decref(next_cfg);
+		next_cfg = msg;
+		pthread_cond_signal(&next_came);
+		pthread_mutex_unlock(&next_lock);
+		return;
 	}
 	json_decref(msg);
 }
@@ -692,6 +705,46 @@ static void load_plugin(void)
 		             TEND_ABI_VERSION);
 }
 
+/* The run's settings and heartbeat period, from its config message. */
+static void take_config(json_t *cfg)
+{
+	me.hb_every = json_real_value(json_object_get(cfg, "heartbeat_every"));
+	me.last_hb = 0;
+	if (settings_from_json(&me.first, NULL,
+	                       json_object_get(cfg, "settings")) < 0)
+		start_failed("bad settings");
+	me.settings = &me.first;
+}
+
+/*
+ * After a run of a TEND_PLUGIN_RERUN plugin that ended on its own: wait
+ * for tendd to send the next run's config, or to close the channel,
+ * which the reader takes for tendd's going (it exits). What a run left
+ * is reset; the options (user, limits...) are the same, or tendd would
+ * not have kept this runner.
+ */
+static void next_run(void)
+{
+	uint64_t drain;
+	json_t *cfg;
+
+	pthread_mutex_lock(&next_lock);
+	while (next_cfg == NULL)
+		pthread_cond_wait(&next_came, &next_lock);
+	cfg = next_cfg;
+	next_cfg = NULL;
+	pthread_mutex_unlock(&next_lock);
+	setting_clear(&me.first);
+	take_config(cfg);
+	json_decref(cfg);
+	me.ended = 0;
+	me.end_status = 0;
+	me.stopping = 0;
+	me.data = NULL;
+	while (read(me.stop_fd, &drain, sizeof(drain)) > 0)
+		;
+}
+
 static json_t *receive_config(void)
 {
 	struct pollfd p = {.fd = me.chan, .events = POLLIN};
@@ -711,18 +764,24 @@ static json_t *receive_config(void)
 
 static int run_blocking(void)
 {
+	static bool reading; /* the reader outlives a run */
 	pthread_t tid;
 	sigset_t all, old;
 	int rc;
 
+	pthread_mutex_lock(&me.run_lock);
 	me.running = true; /* before the reader can look */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pthread_mutex_lock(&call_lock);
-	pthread_create(&tid, NULL, channel_reader, NULL);
-	reader = tid;
-	pthread_mutex_unlock(&call_lock);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_unlock(&me.run_lock);
+	if (!reading) {
+		reading = true;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		pthread_mutex_lock(&call_lock);
+		pthread_create(&tid, NULL, channel_reader, NULL);
+		reader = tid;
+		pthread_mutex_unlock(&call_lock);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	say(json_pack("{s:s}", "t", "started"));
 	rc = me.api->run(&me.ctx);
 	pthread_mutex_lock(&me.run_lock);
@@ -761,7 +820,7 @@ int main(int argc, char **argv)
 {
 	const char *name;
 	json_t *cfg;
-	bool blocking;
+	bool blocking, reruns, again;
 	pid_t parent;
 	int rc;
 
@@ -789,11 +848,7 @@ int main(int argc, char **argv)
 	me.blocking = blocking;
 	snprintf(me.file, sizeof(me.file), "%s",
 	         json_string_value(json_object_get(cfg, "file")) ?: "?");
-	me.hb_every = json_real_value(json_object_get(cfg, "heartbeat_every"));
-	if (settings_from_json(&me.first, NULL,
-	                       json_object_get(cfg, "settings")) < 0)
-		start_failed("bad settings");
-	me.settings = &me.first;
+	take_config(cfg);
 	apply_options(cfg);
 	/*
 	 * A crash of the plugin is the child's death by that signal, which
@@ -808,21 +863,32 @@ int main(int argc, char **argv)
 	load_plugin();
 	json_decref(cfg);
 
-	if (me.api->init && me.api->init(&me.ctx) != 0) {
-		if (me.api->fini)
-			me.api->fini(&me.ctx);
-		start_failed("init() failed");
+	/* a plugin built before the field has no flags */
+	reruns = blocking &&
+	         me.api->size >= offsetof(struct tend_plugin, flags) +
+	                             sizeof(me.api->flags) &&
+	         (me.api->flags & TEND_PLUGIN_RERUN);
+	for (;;) {
+		if (me.api->init && me.api->init(&me.ctx) != 0) {
+			if (me.api->fini)
+				me.api->fini(&me.ctx);
+			start_failed("init() failed");
+		}
+		rc = blocking ? run_blocking() : run_loop();
+		if (me.ended)
+			rc = me.end_status < 0 ? 1 : me.end_status;
+		again = reruns && !me.stopping;
+		/*
+		 * tendd ends the run on this, not on the exit, whose teardown
+		 * of the process takes longer than anything before it. The
+		 * plugin is done (fini() returned); threads of its own, if it
+		 * left any, die with the process. No exit(): atexit handlers
+		 * and destructors may be the plugin's.
+		 */
+		say(json_pack("{s:s, s:i, s:b}", "t", "exit", "status",
+		              rc & 0xff, "again", again));
+		if (!again)
+			_exit(rc & 0xff);
+		next_run();
 	}
-	rc = blocking ? run_blocking() : run_loop();
-	if (me.ended)
-		rc = me.end_status < 0 ? 1 : me.end_status;
-	/*
-	 * tendd ends the run on this, not on the exit, whose teardown of
-	 * the process takes longer than anything before it. The plugin is
-	 * done (fini() returned); threads of its own, if it left any, die
-	 * with the process. No exit(): atexit handlers and destructors may
-	 * be the plugin's.
-	 */
-	say(json_pack("{s:s, s:i}", "t", "exit", "status", rc & 0xff));
-	_exit(rc & 0xff);
 }

@@ -127,11 +127,19 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 	dispatch(sv, SE_HUNG, NULL);
 }
 
+/* What the last run left for the next, if the next is not starting. */
+static void drop_spare(struct supervisor *sv)
+{
+	if (sv->spare && sv->ops->drop_spare)
+		sv->ops->drop_spare(sv);
+}
+
 /* Take the config a reload left waiting; nothing runs now. */
 static void take_next(struct supervisor *sv)
 {
 	if (sv->next == NULL)
 		return;
+	drop_spare(sv); /* made for the old config */
 	service_config_clear(&sv->cfg);
 	sv->cfg = *sv->next;
 	free(sv->next);
@@ -532,6 +540,8 @@ void supervisor_event(struct supervisor *sv, struct instance *in,
 	if (in != sv->inst)
 		return; /* a report from a run already over */
 	dispatch(sv, map[kind], info);
+	if (kind == IE_EXITED)
+		drop_spare(sv); /* not restarted at once */
 	/* READY may have raced ahead of STARTED being handled */
 	if (kind == IE_STARTED && sv->state == SV_RUNNING && in->ready_sent)
 		dispatch(sv, SE_READY, NULL);
@@ -575,6 +585,7 @@ void supervisor_free(struct supervisor *sv)
 	ev_timer_stop(sv->loop, timer(sv));
 	ev_timer_stop(sv->loop, watchdog(sv));
 	free(sv->timer);
+	drop_spare(sv);
 	if (sv->inst && !sv->inst->abandoned) {
 		sv->ops->reap(sv->inst);
 		instance_free(sv->inst);

@@ -388,6 +388,8 @@ struct executor_ops {
 	/* new settings are in place: call reload() where the plugin runs,
 	 * then post IE_RELOADED (unless the run ends first) */
 	void (*reconfigure)(struct instance *);
+	/* optional: let go of what a run left for the next (sv->spare) */
+	void (*drop_spare)(struct supervisor *);
 };
 extern const struct executor_ops exec_async_ops;
 extern const struct executor_ops exec_thread_ops;
@@ -465,6 +467,7 @@ struct supervisor {
 	int reload_rc;      /* its answer */
 	unsigned long reload_seq; /* start_seq of the run that answered */
 	struct mailbox *mailbox;  /* messages to it (mailbox.c) */
+	void *spare;        /* its executor's, kept from a run for the next */
 	bool waiting;       /* to start once what it depends on is ready */
 	bool removing;      /* a reload removed it: stopping, then freed */
 	bool group_restart, group_stop; /* its group's order, done from the loop */

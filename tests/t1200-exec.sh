@@ -137,6 +137,12 @@ services = (
   { name = "exit3"; plugin = "exec.so"; executor = "process";
     restart = { policy = "transient"; backoff = "immediate"; intensity = 100; };
     settings = { cmdline = "@T@/crash.sh 3"; }; },
+  { name = "again"; plugin = "exec.so"; executor = "process";
+    restart = { backoff = "immediate"; intensity = 100; period = 10.0; };
+    settings = { cmdline = "sh -c 'sleep 0.1; exit 3'"; }; },
+  { name = "later"; plugin = "exec.so"; executor = "process";
+    restart = { backoff = "fixed"; delay = 0.2; intensity = 100; period = 10.0; };
+    settings = { cmdline = "sh -c 'sleep 0.1; exit 3'"; }; },
   { name = "notifier"; plugin = "exec.so"; executor = "process";
     ready = "notify"; watchdog = 1.0;
     settings = { command = "@T@/notifier"; watchdog = 1.0; }; },
@@ -219,6 +225,28 @@ like "$(field segv last_exit)" '^killed by signal 11 \(SIGSEGV\)$' "... as kille
 check "a script exiting 3 is restarted (transient)" \
 	wait_for 20 eval '[ "$(field exit3 restarts)" -ge 2 ]'
 like "$(field exit3 last_exit)" '^exit code 3$' "... as exit code 3"
+
+# restarted at once, the program runs again in the same runner (exec.so
+# is a TEND_PLUGIN_RERUN plugin); after a delay, in a new one
+up_after() { # up_after NAME N: restarted N times at least, and up again
+	[ "$(field "$1" restarts)" -ge "$2" ] && state_is "$1" ready
+}
+check "again: restarted" wait_for 10 up_after again 1
+ar=$(field again pid) ap=$(prog_of again)
+afd=$(ls /proc/$ar/fd | wc -l)
+check "again: restarted twice more" wait_for 10 up_after again 3
+is "$(field again pid)" "$ar" "again: the same runner ($ar) runs each immediate restart"
+ap2=$(prog_of again)
+[ -n "$ap2" ] && [ "$ap2" != "$ap" ]
+ok $? "again: each run a new program ($ap, then $ap2)"
+is "$(field again last_exit)" "exit code 3" "again: each run's end as it was"
+is "$(ls /proc/$ar/fd | wc -l)" "$afd" "again: the runner keeps no more descriptors from run to run"
+check "later: restarted" wait_for 10 up_after later 1
+lr=$(field later pid)
+check "later: restarted again, after its delay" wait_for 10 up_after later 2
+[ "$(field later pid)" != "$lr" ]
+ok $? "later: in a new runner"
+check "later: the runner of its last run ($lr) is gone" wait_for 5 gone "$lr"
 
 # sd_notify
 check "notify: ready once the program says READY=1" wait_for 10 state_is notifier ready

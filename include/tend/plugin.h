@@ -67,6 +67,8 @@ struct tend_ctx; /* one per running instance of a service */
  * fini    optional; free what init allocated. Called on the same thread
  *         as init, after run() returned or stop() was called, and also
  *         when init() itself failed, so all cleanup can live here.
+ * flags   optional; TEND_PLUGIN_* (added with the field: a plugin built
+ *         before it has none).
  */
 struct tend_plugin {
 	uint32_t abi;  /* TEND_ABI_VERSION at build time */
@@ -82,7 +84,16 @@ struct tend_plugin {
 	void (*message)(struct tend_ctx *ctx, const char *from,
 	                const void *data, size_t len);
 	void (*fini)(struct tend_ctx *ctx);
+	uint32_t flags;
 };
+
+/*
+ * Its init() may follow its fini() in the same process, as a new run:
+ * nothing of a run outlives fini(). Under `process`, a run that ended on
+ * its own and is restarted at once (backoff "immediate") then runs in
+ * the same tend-runner, which skips starting a process.
+ */
+#define TEND_PLUGIN_RERUN (1u << 0)
 
 /* One message of a batch: see tend_send_batch(). */
 struct tend_msg {

@@ -1295,4 +1295,5 @@ static void exec_fini(struct tend_ctx *ctx)
 
 TEND_PLUGIN(.name = "exec", .version = "1.0", .executors = TEND_EXEC_PROCESS,
             .init = exec_init, .run = exec_run, .reload = exec_reload,
-            .message = exec_message, .fini = exec_fini);
+            .message = exec_message, .fini = exec_fini,
+            .flags = TEND_PLUGIN_RERUN);
