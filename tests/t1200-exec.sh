@@ -228,24 +228,33 @@ like "$(field exit3 last_exit)" '^exit code 3$' "... as exit code 3"
 
 # restarted at once, the program runs again in the same runner (exec.so
 # is a TEND_PLUGIN_RERUN plugin); after a delay, in a new one
-up_after() { # up_after NAME N: restarted N times at least, and up again
-	[ "$(field "$1" restarts)" -ge "$2" ] && state_is "$1" ready
+# up NAME N: restarted more than N times and up, its runner's pid and its
+# program's in RUN and PROG (one status, so that they belong together),
+# the program's start logged (the runner holds what a run holds by then)
+up() {
+	local s
+	s=$(tctl --json status "$1" 2>/dev/null | perl -MJSON::PP -0777 -ne '
+		my $v = decode_json($_)->{services}[0];
+		print "$v->{restarts} $v->{state} $v->{pid}"') || return 1
+	set -- "$1" "$2" $s
+	[ "$3" -gt "$2" ] && [ "$4" = ready ] || return 1
+	RUN=$5 PROG=$(ps -o pid= --ppid "$5" | tr -d ' ')
+	[ -n "$PROG" ] && grep -q " $1: started pid $PROG: " "$T/log"
 }
-check "again: restarted" wait_for 10 up_after again 1
-ar=$(field again pid) ap=$(prog_of again)
+check "again: restarted" wait_for 10 up again 0
+ar=$RUN ap=$PROG n=$(field again restarts)
 afd=$(ls /proc/$ar/fd | wc -l)
-check "again: restarted twice more" wait_for 10 up_after again 3
-is "$(field again pid)" "$ar" "again: the same runner ($ar) runs each immediate restart"
-ap2=$(prog_of again)
-[ -n "$ap2" ] && [ "$ap2" != "$ap" ]
-ok $? "again: each run a new program ($ap, then $ap2)"
+check "again: restarted twice more" wait_for 10 up again $((n + 1))
+is "$RUN" "$ar" "again: the same runner ($ar) runs each immediate restart"
+[ "$PROG" != "$ap" ]
+ok $? "again: each run a new program ($ap, then $PROG)"
 is "$(field again last_exit)" "exit code 3" "again: each run's end as it was"
 is "$(ls /proc/$ar/fd | wc -l)" "$afd" "again: the runner keeps no more descriptors from run to run"
-check "later: restarted" wait_for 10 up_after later 1
-lr=$(field later pid)
-check "later: restarted again, after its delay" wait_for 10 up_after later 2
-[ "$(field later pid)" != "$lr" ]
-ok $? "later: in a new runner"
+check "later: restarted" wait_for 10 up later 0
+lr=$RUN n=$(field later restarts)
+check "later: restarted again, after its delay" wait_for 10 up later "$n"
+[ "$RUN" != "$lr" ]
+ok $? "later: in a new runner ($lr, then $RUN)"
 check "later: the runner of its last run ($lr) is gone" wait_for 5 gone "$lr"
 
 # sd_notify
