@@ -139,10 +139,10 @@ services = (
     settings = { cmdline = "@T@/crash.sh 3"; }; },
   { name = "again"; plugin = "exec.so"; executor = "process";
     restart = { backoff = "immediate"; intensity = 100; period = 10.0; };
-    settings = { cmdline = "sh -c 'sleep 0.1; exit 3'"; }; },
+    settings = { cmdline = "sh -c 'sleep 0.5; exit 3'"; }; },
   { name = "later"; plugin = "exec.so"; executor = "process";
     restart = { backoff = "fixed"; delay = 0.2; intensity = 100; period = 10.0; };
-    settings = { cmdline = "sh -c 'sleep 0.1; exit 3'"; }; },
+    settings = { cmdline = "sh -c 'sleep 0.5; exit 3'"; }; },
   { name = "notifier"; plugin = "exec.so"; executor = "process";
     ready = "notify"; watchdog = 1.0;
     settings = { command = "@T@/notifier"; watchdog = 1.0; }; },
