@@ -82,7 +82,7 @@ struct call {
 	struct call *next;
 };
 
-/* A next run's config, from the reader to the main thread (see rerun()) */
+/* A next run's config, from the reader to the main thread (next_run()) */
 static pthread_mutex_t next_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t next_came = PTHREAD_COND_INITIALIZER;
 static json_t *next_cfg; /* under next_lock */
@@ -566,7 +566,7 @@ static void on_message(json_t *msg)
 			ev_break(me.loop, EVBREAK_ALL);
 	} else if (strcmp(t, "reload") == 0) {
 		reload(json_object_get(msg, "settings"));
-	} else if (strcmp(t, "config") == 0) { /* a next run: see rerun() */
+	} else if (strcmp(t, "config") == 0) { /* a next run: see next_run() */
 		pthread_mutex_lock(&next_lock);
 		json_decref(next_cfg);
 		next_cfg = msg;
