@@ -10,6 +10,7 @@
  */
 #include <ev.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 #include <limits.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tendd.h"
@@ -84,6 +87,33 @@ static char *setup_processes(const struct tend_config *cfg)
 	log_info("process services: runner '%s', tracked by %s%s%s", runner,
 	         exec_process_tracking(), cg ? " " : "", cg ? cg : "");
 	return cg;
+}
+
+/*
+ * A run ends on its runner's last word, before the runner is gone, and a
+ * killed leftover takes a moment to die: reap what is left, for at most
+ * `secs`, so that none outlives tendd as a zombie for its new parent.
+ */
+static void reap_children(double secs)
+{
+	double end = mono_now() + secs, left;
+	sigset_t chld, old;
+	pid_t pid;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	pthread_sigmask(SIG_BLOCK, &chld, &old);
+	while ((pid = waitpid(-1, NULL, WNOHANG)) >= 0) {
+		struct timespec ts;
+		if (pid > 0)
+			continue;
+		if ((left = end - mono_now()) <= 0)
+			break;
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		(void)sigtimedwait(&chld, NULL, &ts); /* a child's end, or time */
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void all_stopped(void)
@@ -263,6 +293,7 @@ int main(int argc, char **argv)
 	notify_shutdown();
 	services_free();
 	spawn_shutdown();
+	reap_children(1.0);
 	events_shutdown();
 	if (cgroup)
 		cgroup_remove(cgroup);

@@ -132,12 +132,16 @@ cg=$(sed -n 's/.*tracked by cgroup \(\/[^ ]*\).*/\1/p' "$T/log")
 if [ -z "$cg" ]; then
 	ok 0 "a runner up in its cgroup # SKIP no cgroup here"
 	ok 0 "tendd exits leaving no cgroup behind # SKIP no cgroup here"
+	ok 0 "and having reaped that runner # SKIP no cgroup here"
 	stop_tendd
 else
 	check "a runner holding 512 MiB is up, in its cgroup" \
 		wait_for 20 eval '[ "$(field hog state)" = ready ] && grep -qx "$(field hog pid)" "$cg/hog/cgroup.procs"'
+	hog=$(field hog pid)
 	stop_tendd
 	check "tendd exits leaving no cgroup behind ($cg)" eval "[ ! -d '$cg' ]"
+	check "and having reaped that runner ($hog): no zombie left to init" \
+		eval "[ ! -d /proc/$hog ]"
 fi
 is "$TENDD_STATUS" 0 "and exits 0"
 
