@@ -631,15 +631,6 @@ static char *find_plugin(const struct tend_config *cfg, const char *name)
 	return NULL;
 }
 
-static size_t hash_name(const char *s)
-{
-	size_t h = 2166136261u; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /*
  * find_plugin(), once per name and load: a thousand services may name
  * one plugin. (A file that appears meanwhile is found by the next load.)
@@ -647,7 +638,7 @@ static size_t hash_name(const char *s)
 static char *plugin_file(struct loader *ld, const char *name)
 {
 	struct found_plugin **at =
-	    &ld->found[hash_name(name) % FOUND_BUCKETS];
+	    &ld->found[name_hash(name) % FOUND_BUCKETS];
 	struct found_plugin *f;
 
 	for (f = *at; f; f = f->next)
@@ -1247,7 +1238,7 @@ static void read_groups(struct loader *ld, config_setting_t *root)
 /* Where `name` is in the index: its slot, or the free slot it would take. */
 static size_t *index_slot(const struct loader *ld, const char *name)
 {
-	size_t at = hash_name(name) & ld->index_mask;
+	size_t at = name_hash(name) & ld->index_mask;
 
 	while (ld->index[at] &&
 	       strcmp(ld->cfg->services[ld->index[at] - 1].name, name) != 0)

@@ -80,21 +80,12 @@ static void registry_done(void)
 		pthread_rwlock_unlock(&registry);
 }
 
-static size_t hash(const char *s)
-{
-	size_t h = 2166136261u; /* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
-}
-
 /* Under the registry lock. The newest of a name wins. */
 static struct mailbox *find(const char *name)
 {
 	if (nbuckets == 0)
 		return NULL;
-	for (struct mailbox *mb = buckets[hash(name) % nbuckets]; mb;
+	for (struct mailbox *mb = buckets[name_hash(name) % nbuckets]; mb;
 	     mb = mb->next)
 		if (strcmp(mb->name, name) == 0)
 			return mb;
@@ -114,7 +105,7 @@ static void grow(void)
 		for (; mb; mb = next) {
 			next = mb->next;
 			/* append: a chain keeps newest first */
-			for (at = &b[hash(mb->name) % n]; *at; at = &(*at)->next)
+			for (at = &b[name_hash(mb->name) % n]; *at; at = &(*at)->next)
 				;
 			mb->next = NULL;
 			*at = mb;
@@ -340,7 +331,7 @@ struct mailbox *mailbox_new(const char *name, int limit)
 	pthread_rwlock_wrlock(&registry);
 	if (nboxes >= nbuckets)
 		grow();
-	at = hash(name) % nbuckets;
+	at = name_hash(name) % nbuckets;
 	mb->next = buckets[at];
 	buckets[at] = mb;
 	mb->listed = true;
@@ -356,7 +347,7 @@ void mailbox_free(struct mailbox *mb)
 		return;
 	pthread_rwlock_wrlock(&registry);
 	if (mb->listed) {
-		struct mailbox **at = &buckets[hash(mb->name) % nbuckets];
+		struct mailbox **at = &buckets[name_hash(mb->name) % nbuckets];
 		while (*at != mb)
 			at = &(*at)->next;
 		*at = mb->next;

@@ -31,18 +31,9 @@ struct recent {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct recent *buckets[BUCKETS];
 
-static unsigned hash(const char *s)
-{
-	unsigned h = 2166136261u; /* FNV-1a */
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h % BUCKETS;
-}
-
 static struct recent **find(const char *name)
 {
-	struct recent **at = &buckets[hash(name)];
+	struct recent **at = &buckets[name_hash(name) % BUCKETS];
 
 	while (*at && strcmp((*at)->name, name) != 0)
 		at = &(*at)->chain;

@@ -27,6 +27,16 @@
 #define NAME_MAX_LEN 64
 #define REASON_MAX 256
 
+/* A name's hash for the tables that look names up (FNV-1a). */
+static inline size_t name_hash(const char *s)
+{
+	size_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 /* log.c */
 #define LOG_LINE_MAX 2048
 typedef void log_hook_fn(int level, const char *who, const char *msg,
