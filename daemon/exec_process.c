@@ -1,11 +1,13 @@
 /*
  * The process and process-async executors: the plugin runs in a child, a
- * fresh exec of tend-runner (see runner.c), so a crash, a leak or a hang
- * hurts only that child. Host and child talk over a SOCK_SEQPACKET
- * socketpair (proto.c); the child's stdout and stderr come back through
- * pipes and are logged line by line under the service's name, at a
- * bounded rate: what is over the rate is dropped and counted, so a child
- * that floods its output cannot stall the daemon.
+ * tend-runner (see runner.c) that the launcher forks (launcher.c), so a
+ * crash, a leak or a hang hurts only that child. A run ends on the
+ * runner's last word, or when it is reaped; a TEND_PLUGIN_RERUN plugin's
+ * runner may be kept for an immediate restart (adopt()). Host and child
+ * talk over a SOCK_SEQPACKET socketpair (proto.c); the child's stdout and
+ * stderr come back through pipes and are logged line by line under the
+ * service's name, at a bounded rate: what is over the rate is dropped
+ * and counted, so a child that floods its output cannot stall the daemon.
  *
  * Stopping: ask over the channel; after stop_timeout SIGTERM the child's
  * process group (and cgroup), after another stop_timeout SIGKILL them.
@@ -671,7 +673,6 @@ static void on_message(struct instance *in, json_t *msg)
 	json_decref(msg);
 }
 
-/* Handle what the child said; false once the channel is closed. */
 /*
  * Handle what the child sent, at most `max` frames (0: all there is):
  * a chatty child must not hold the main loop, whose level-triggered
@@ -806,7 +807,8 @@ static int high_fd(int fd)
 	return hi;
 }
 
-static char **child_env(const struct instance *in, const struct service_config *sc)
+static char **child_env(const struct instance *in,
+                        const struct service_config *sc)
 {
 	size_t n = 0, max = sc->proc.nenv + 8;
 	char **env = calloc(max + 1, sizeof(char *));
@@ -892,17 +894,6 @@ static json_t *config_message(const struct instance *in,
 			                    json_integer(o->rlimit[i]));
 	json_object_set_new(msg, "rlimits", limits);
 	return msg;
-}
-
-/* The child reads frames of at most PROTO_MSG_MAX bytes: a longer one
- * would reach it cut short, or not at all (EMSGSIZE). */
-static size_t frame_len(json_t *msg)
-{
-	char *text = json_dumps(msg, JSON_COMPACT);
-	size_t len = text ? strlen(text) : 0;
-
-	free(text);
-	return len;
 }
 
 /* Ask for a bigger send buffer on tendd's end; the mail window is half. */
@@ -1075,23 +1066,28 @@ static void process_stop(struct instance *in)
 static void process_reconfigure(struct instance *in)
 {
 	struct proc_state *st = state(in);
-
 	json_t *msg;
+	char *text;
 	size_t len;
 
 	if (st->chan < 0)
 		return;
 	msg = json_pack("{s:s, s:o}", "t", "reload", "settings",
 	                settings_to_json(in->settings));
-	if ((len = frame_len(msg)) > PROTO_MSG_MAX) {
+	text = json_dumps(msg, JSON_COMPACT);
+	json_decref(msg);
+	if (text == NULL)
+		fatalx("out of memory");
+	/* the child reads frames of at most PROTO_MSG_MAX bytes */
+	if ((len = strlen(text)) > PROTO_MSG_MAX) {
 		struct exit_info info = {.code = -1}; /* restart: start says why */
 		log_at(TEND_LOG_ERROR, in->name, "settings too large for a "
 		       "child: %zu bytes as JSON, at most %d", len, PROTO_MSG_MAX);
-		json_decref(msg);
 		events_post(in, IE_RELOADED, &info);
-		return;
+	} else {
+		chan_send_bytes(in, text, len);
 	}
-	chan_send(in, msg);
+	free(text);
 }
 
 /* Past stop_timeout: SIGTERM, and SIGKILL one stop_timeout later. */
