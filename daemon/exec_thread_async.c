@@ -55,39 +55,55 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 	}
 }
 
+/*
+ * How a run ends: fini(), and its report to the main loop. Out of line,
+ * with its 256-byte reason, so that the frames under an idle ev_run() stay
+ * small: with tendd's static TLS reserve (main.c) a thread-async thread
+ * then blocks with its descriptor, TLS and stack all in one page.
+ */
+__attribute__((noinline)) static void thread_async_end(struct instance *in,
+                                                       const char *failed)
+{
+	struct exit_info info = {0};
+
+	if (failed) {
+		info.kind = EXIT_START_FAILED;
+		snprintf(info.reason, sizeof(info.reason), "%s() failed",
+		         failed);
+	}
+	if (!failed || in->ended)
+		instance_exit_info(in, 0, &info);
+	if (in->api->fini)
+		in->api->fini(&in->ctx);
+	/* the loop lives on until reaped: stop requests may still arrive */
+	events_post(in, IE_EXITED, &info);
+}
+
 static void *thread_async_main(void *arg)
 {
 	struct instance *in = arg;
-	struct exit_info info = {0};
+	const char *failed = NULL;
 
 	thread_begin(in);
 	if (in->api->init && in->api->init(&in->ctx) != 0) {
-		info.kind = EXIT_START_FAILED;
-		snprintf(info.reason, sizeof(info.reason), "init() failed");
-		if (in->ended)
-			instance_exit_info(in, 0, &info);
+		failed = "init";
 	} else if (in->api->start(&in->ctx) != 0) {
-		info.kind = EXIT_START_FAILED;
-		snprintf(info.reason, sizeof(info.reason), "start() failed");
-		if (in->ended)
-			instance_exit_info(in, 0, &info);
+		failed = "start";
 	} else {
 		struct mailbox *mb = in->sv->mailbox;
 		ev_alloc_trim(in); /* what start() added to the loop's tables */
 		mailbox_bind(mb, in->mail_run, mail_wake, in);
 		events_post(in, IE_STARTED, NULL);
 		/* tend_fail() inside start() would be lost by ev_run */
-		if (!in->ended && !in->stopping)
+		if (!in->ended && !in->stopping) {
+			thread_trim_stack();
 			ev_run(in->loop, 0);
+		}
 		mailbox_unbind(mb, in->mail_run);
 		if (in->api->stop)
 			in->api->stop(&in->ctx);
-		instance_exit_info(in, 0, &info);
 	}
-	if (in->api->fini)
-		in->api->fini(&in->ctx);
-	/* the loop lives on until reaped: stop requests may still arrive */
-	events_post(in, IE_EXITED, &info);
+	thread_async_end(in, failed);
 	return NULL;
 }
 

@@ -430,6 +430,7 @@ struct thread_state {
 int thread_spawn(struct instance *, void *(*fn)(void *), char *err,
                  size_t errlen);
 void thread_begin(struct instance *);
+void thread_trim_stack(void);
 bool thread_abandon(struct instance *);
 void thread_reap(struct instance *);
 void thread_wake(struct instance *);
