@@ -39,6 +39,9 @@ valgrind --quiet --error-exitcode=99 --leak-check=full \
 	--log-file="$T/valgrind" "$TENDD" -c "$T/tend.conf" >>"$T/log" 2>&1 &
 TENDD_PID=$!
 check "tendd starts under valgrind" wait_for 60 tctl status
+# it executes itself again for a smaller TLS reserve, but not here
+exe=$(readlink "/proc/$TENDD_PID/exe")
+like "$exe" 'memcheck' "tendd stays under valgrind ($exe)"
 for s in a t ta p pa; do
 	check "$s crashes and is restarted (3 times)" \
 		wait_for 60 eval "[ \"\$(field $s restarts)\" -ge 3 ]"

@@ -23,7 +23,10 @@
  *   notify = false;        call tend_ready() after `after`
  *   hold_mb = 0;           touch that many MiB in init(), kept to the end:
  *                          the process then takes a while to exit
+ *   stack_kb = 0;          touch that many KiB of stack in init()
+ *   show_env = "NAME";     log "env NAME=value" (or "env NAME unset") in init()
  */
+#include <alloca.h>
 #include <ev.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -60,10 +63,20 @@ static int is(const struct mb *m, const char *action)
 	return strcmp(m->action, action) == 0;
 }
 
+/* Deep frames, as a start-up that formats or parses much would have. */
+__attribute__((noinline)) static void touch_stack(size_t len)
+{
+	char *p = alloca(len);
+
+	memset(p, 1, len);
+	__asm__ volatile("" : : "r"(p) : "memory"); /* keep the stores */
+}
+
 static int mb_init(struct tend_ctx *ctx)
 {
 	struct mb *m = calloc(1, sizeof(*m));
-	long long hold = 0;
+	long long hold = 0, deep = 0;
+	const char *name;
 
 	if (m == NULL)
 		return -1;
@@ -82,6 +95,13 @@ static int mb_init(struct tend_ctx *ctx)
 		if (p != MAP_FAILED)
 			memset(p, 1, len); /* never unmapped: the exit does it */
 	}
+	if (tend_setting_string(ctx, "show_env", &name) == 0) {
+		const char *value = getenv(name);
+		tend_log(ctx, TEND_LOG_INFO, "env %s%s%s", name,
+		         value ? "=" : " unset", value ? value : "");
+	}
+	if (tend_setting_int(ctx, "stack_kb", &deep) == 0 && deep > 0)
+		touch_stack((size_t)deep << 10);
 	if (is(m, "ignore_term"))
 		signal(SIGTERM, SIG_IGN);
 	if (is(m, "exit") && tend_setting_int(ctx, "code", &m->code) == 1)
