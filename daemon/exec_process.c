@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -154,15 +155,29 @@ static void cgroup_path(const struct instance *in, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", cgroup_base, in->name);
 }
 
+/* The runner waiting in the supervisor's spare for a next run, or 0. */
+static pid_t spare_pid(const struct supervisor *sv)
+{
+	const struct proc_state *st = sv->spare;
+
+	if (st && st->runner == 0) { /* made ahead: its pid is yet to come */
+		spawn_runner_wait();
+		st = sv->spare;
+	}
+	return st ? st->runner : 0;
+}
+
 /*
  * Kill everything in the instance's cgroup, or the orphans it marked,
- * but `keep` (a runner kept for the next run; 0: none).
+ * but `keep` (its runner, kept for the next run; 0: none) and a runner
+ * already waiting for that run.
  */
 static void kill_leftovers(struct instance *in, int sig, pid_t keep)
 {
 	char path[4096];
 	DIR *d;
 	struct dirent *e;
+	pid_t spare = spare_pid(in->sv);
 
 	if (cgroup_base) {
 		/*
@@ -177,7 +192,7 @@ static void kill_leftovers(struct instance *in, int sig, pid_t keep)
 			long pid;
 			bool any = false;
 			while (f && fscanf(f, "%ld", &pid) == 1) {
-				if (pid == keep)
+				if (pid == keep || pid == spare)
 					continue;
 				any |= pid != in->pid;
 				kill((pid_t)pid, sig);
@@ -198,7 +213,7 @@ static void kill_leftovers(struct instance *in, int sig, pid_t keep)
 		ssize_t n;
 		int fd;
 
-		if (pid <= 0 || pid == in->pid || pid == keep)
+		if (pid <= 0 || pid == in->pid || pid == keep || pid == spare)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -808,7 +823,7 @@ static int high_fd(int fd)
 }
 
 static char **child_env(const struct instance *in,
-                        const struct service_config *sc)
+                        const struct service_config *sc, const char *mark)
 {
 	size_t n = 0, max = sc->proc.nenv + 8;
 	char **env = calloc(max + 1, sizeof(char *));
@@ -831,7 +846,7 @@ static char **child_env(const struct instance *in,
 	}
 	if (asprintf(&env[n++], "TEND_SERVICE=%s", in->name) < 0)
 		fatalx("out of memory");
-	env[n++] = strdup(state((struct instance *)in)->mark);
+	env[n++] = strdup(mark);
 	for (size_t i = 0; i < sc->proc.nenv; i++)
 		env[n++] = strdup(sc->proc.env[i]);
 	return env;
@@ -956,6 +971,11 @@ static bool adopt(struct instance *in, struct proc_state *st,
 	struct supervisor *sv = in->sv;
 	struct proc_state *old = sv->spare;
 
+	if (old->runner == 0) { /* made ahead: its pid is yet to come */
+		spawn_runner_wait();
+		if ((old = sv->spare) == NULL)
+			return false;
+	}
 	if (ev_is_pending(&old->child) ||
 	    send(old->chan, cfg, cfg_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		process_drop_spare(sv); /* gone, or going */
@@ -963,6 +983,7 @@ static bool adopt(struct instance *in, struct proc_state *st,
 	}
 	sv->spare = NULL;
 	ev_child_stop(sv->loop, &old->child);
+	ev_timer_stop(sv->loop, &old->kill_timer); /* a runner made ahead */
 	in->pid = old->runner;
 	st->chan = old->chan;
 	st->mail_window = old->mail_window;
@@ -974,12 +995,72 @@ static bool adopt(struct instance *in, struct proc_state *st,
 	return true;
 }
 
+/*
+ * A new runner for `in`, forked by the launcher into the service's cgroup:
+ * its channel (where `cfg` waits, if not NULL), output pipes and mark go
+ * in st. Its pid, or 0 with the reason in err. With `made`, the launcher
+ * is asked and made(st, pid) gets its answer from the loop: 1 if asked.
+ */
+static pid_t spawn_for(struct instance *in, struct proc_state *st,
+                       const char *cfg, size_t cfg_len, char *err,
+                       size_t errlen, void (*made)(void *, pid_t))
+{
+	int chan[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	struct runner_spawn spawn = {.name = in->name, .cgroup = -1};
+	pid_t pid = 0;
+
+	snprintf(st->mark, sizeof(st->mark), "TEND_INSTANCE=%d.%lu",
+	         (int)getpid(), ++spawn_counter);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
+	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot make the child's channels: %s",
+		         strerror(errno));
+		goto fail;
+	}
+	/* its config waits in the channel: the runner reads it at once */
+	if (cfg && send(chan[0], cfg, cfg_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		snprintf(err, errlen, "cannot send the child its settings: %s",
+		         strerror(errno));
+		goto fail;
+	}
+	spawn.fds[0] = out[1] = high_fd(out[1]);
+	spawn.fds[1] = errp[1] = high_fd(errp[1]);
+	spawn.fds[2] = chan[1] = high_fd(chan[1]);
+	spawn.fds[3] = in->plugin->memfd;
+	spawn.cgroup = open_cgroup(in);
+	spawn.env = child_env(in, &in->sv->cfg, st->mark);
+	if (made)
+		pid = spawn_runner_ahead(&spawn, made, st) ? 1 : 0;
+	else
+		pid = spawn_runner(&spawn, err, errlen);
+	free_env(spawn.env);
+	if (spawn.cgroup >= 0)
+		close(spawn.cgroup);
+	if (pid > 0) {
+		st->chan = chan[0];
+		st->out.fd = out[0];
+		st->err.fd = errp[0];
+		chan[0] = out[0] = errp[0] = -1;
+		st->mail_window = chan_window(st->chan);
+	}
+fail:
+	for (int i = 0; i < 2; i++) {
+		if (chan[i] >= 0)
+			close(chan[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	return pid;
+}
+
+static void make_standby(struct instance *in);
+
 static int process_start(struct instance *in, char *err, size_t errlen)
 {
 	const struct service_config *sc = &in->sv->cfg;
 	struct proc_state *st = calloc(1, sizeof(*st));
-	int chan[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
-	struct runner_spawn spawn = {.name = in->name, .cgroup = -1};
 	json_t *cfg_msg;
 	char *cfg;
 	size_t cfg_len;
@@ -1000,57 +1081,19 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 		         "bytes as JSON, at most %d", cfg_len, PROTO_MSG_MAX);
 		return -1;
 	}
-	if (in->sv->spare && adopt(in, st, cfg, cfg_len)) {
-		free(cfg);
-		return 0;
-	}
-	snprintf(st->mark, sizeof(st->mark), "TEND_INSTANCE=%d.%lu",
-	         (int)getpid(), ++spawn_counter);
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan) < 0 ||
-	    pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
-		snprintf(err, errlen, "cannot make the child's channels: %s",
-		         strerror(errno));
-		free(cfg);
-		goto fail;
-	}
-	/* its config waits in the channel: the runner reads it at once */
-	if (send(chan[0], cfg, cfg_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		snprintf(err, errlen, "cannot send the child its settings: %s",
-		         strerror(errno));
-		free(cfg);
-		goto fail;
+	if (!(in->sv->spare && adopt(in, st, cfg, cfg_len))) {
+		in->pid = spawn_for(in, st, cfg, cfg_len, err, errlen, NULL);
+		if (in->pid == 0) {
+			free(cfg);
+			return -1;
+		}
+		watch_run(in, st, st->out.fd, st->err.fd);
 	}
 	free(cfg);
-	spawn.fds[0] = out[1] = high_fd(out[1]);
-	spawn.fds[1] = errp[1] = high_fd(errp[1]);
-	spawn.fds[2] = chan[1] = high_fd(chan[1]);
-	spawn.fds[3] = in->plugin->memfd;
-	spawn.cgroup = open_cgroup(in);
-	spawn.env = child_env(in, sc);
-	in->pid = spawn_runner(&spawn, err, errlen);
-	free_env(spawn.env);
-	if (spawn.cgroup >= 0)
-		close(spawn.cgroup);
-	close(chan[1]);
-	close(out[1]);
-	close(errp[1]);
-	chan[1] = out[1] = errp[1] = -1;
-	if (in->pid == 0)
-		goto fail;
-	st->chan = chan[0];
-	st->mail_window = chan_window(st->chan);
-	watch_run(in, st, out[0], errp[0]);
+	if (in->sv->restarting_fast && in->sv->spare == NULL &&
+	    !(in->plugin->api.flags & TEND_PLUGIN_RERUN))
+		make_standby(in);
 	return 0;
-fail:
-	for (int i = 0; i < 2; i++) {
-		if (chan[i] >= 0)
-			close(chan[i]);
-		if (out[i] >= 0)
-			close(out[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-	}
-	return -1;
 }
 
 static void process_stop(struct instance *in)
@@ -1146,11 +1189,71 @@ static void keep_spare(struct instance *in, struct proc_state *st)
 	in->exec = NULL;
 }
 
+static void on_standby_unused(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	process_drop_spare(w->data);
+}
+
+/*
+ * A runner made ahead for the next run of a service restarting fast (the
+ * last run lasted under a second, and was restarted at once): it waits in
+ * the supervisor's spare for that run's config, as a kept runner does, so
+ * that the restart skips the launcher's fork and the runner's set-up. It
+ * holds no plugin code until then: the plugin is opened after the config,
+ * as the user it names. It goes when the run it was made beside is
+ * FAST_RUN old: a restart after that would not count as fast.
+ *
+ * The launcher's answer is read by the loop, not waited for: the run just
+ * started may end before it comes. Until then its pid is 0, and what
+ * needs it (adopt(), kill_leftovers()) waits for the answer.
+ */
+static void standby_made(void *arg, pid_t pid)
+{
+	struct proc_state *st = arg;
+	struct supervisor *sv = st->child.data;
+	struct pollfd gone = {.fd = st->chan, .events = POLLIN};
+
+	/* dead already (the loop reaped it unwatched): its channel is shut */
+	if (pid > 0 && poll(&gone, 1, 0) == 1 && (gone.revents & POLLHUP))
+		pid = 0;
+	if (pid == 0) {
+		process_drop_spare(sv);
+		return;
+	}
+	st->runner = pid;
+	ev_child_set(&st->child, pid, 0);
+	ev_child_start(sv->loop, &st->child);
+}
+
+static void make_standby(struct instance *in)
+{
+	struct proc_state *st = calloc(1, sizeof(*st));
+	char err[REASON_MAX];
+
+	if (st == NULL)
+		fatalx("out of memory");
+	st->out.fd = st->err.fd = st->chan = -1;
+	ev_child_init(&st->child, on_spare_gone, 0, 0);
+	st->child.data = in->sv;
+	if (spawn_for(in, st, NULL, 0, err, sizeof(err), standby_made) == 0) {
+		release(st);
+		free(st);
+		return;
+	}
+	ev_timer_init(&st->kill_timer, on_standby_unused, FAST_RUN, 0.);
+	st->kill_timer.data = in->sv;
+	ev_timer_start(in->sv->loop, &st->kill_timer);
+	in->sv->spare = st;
+}
+
 static void process_drop_spare(struct supervisor *sv)
 {
 	struct proc_state *st = sv->spare;
 
 	sv->spare = NULL;
+	spawn_runner_forget(st); /* made ahead, not answered yet */
+	ev_timer_stop(sv->loop, &st->kill_timer);
 	/* pending: the loop has reaped it, and the pid may be another's */
 	if (st->runner > 0 && !ev_is_pending(&st->child))
 		kill(st->runner, SIGKILL); /* the loop reaps it */

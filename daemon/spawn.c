@@ -5,7 +5,9 @@
  *
  * A request to the launcher is answered at once, with the new runner's
  * pid: tendd waits for that answer (a fork of a small process) so that
- * the runner is watched before the loop can reap it. The launcher is
+ * the runner is watched before the loop can reap it. A runner made ahead
+ * of its run (exec_process.c) is the exception: its answer is read by the
+ * loop, and its caller checks that it is still there. The launcher is
  * tendd's child; when it dies, runners are spawned directly and a new
  * launcher is started at the next start, at most once a second. A
  * launcher that cannot fork runners (no clone3, say) is not restarted.
@@ -39,6 +41,19 @@ static struct {
 } launcher = {.sock = -1};
 
 /*
+ * A request whose answer the loop reads (spawn_runner_ahead()); the next
+ * launch() reads it first, answers coming in the order asked.
+ */
+static struct {
+	ev_io io;
+	bool waiting;
+	void (*done)(void *arg, pid_t pid); /* NULL: forgotten */
+	void *arg;
+} ahead;
+
+static void broken(ssize_t got);
+
+/*
  * posix_spawn a fresh tend-runner with /dev/null on 0 and from[i] on
  * to[i], in a new session, with a clean signal mask; 0 or an errno.
  */
@@ -70,6 +85,12 @@ static int spawn_fresh(char *const argv[], char *const env[],
 
 static void launcher_gone(void)
 {
+	if (ahead.waiting) { /* the answer will not come */
+		ahead.waiting = false;
+		ev_io_stop(loop, &ahead.io);
+		if (ahead.done)
+			ahead.done(ahead.arg, 0);
+	}
 	if (launcher.sock >= 0)
 		close(launcher.sock);
 	launcher.sock = -1;
@@ -142,12 +163,11 @@ void spawn_shutdown(void)
 		;
 }
 
-/* Ask the launcher; 0 when it could not, and the caller spawns. */
-static pid_t launch(const struct runner_spawn *s)
+/* Send the launcher a request for `s`; false if it is gone. */
+static bool ask(const struct runner_spawn *s)
 {
 	static char buf[LAUNCH_REQ_MAX];
 	struct launch_req req = {.flags = s->cgroup >= 0 ? LAUNCH_CGROUP : 0};
-	struct launch_ans ans;
 	size_t len = sizeof(req), n;
 	union {
 		struct cmsghdr h;
@@ -159,17 +179,11 @@ static pid_t launch(const struct runner_spawn *s)
 	                    .msg_control = u.buf,
 	                    .msg_controllen = CMSG_SPACE(sizeof(int) * nfds)};
 	struct cmsghdr *c;
-	ssize_t got = -1;
 
-	if (launcher.pid <= 0 && !launcher.unusable &&
-	    mono_now() - launcher.started >= LAUNCHER_RESTART)
-		launcher_start();
-	if (launcher.sock < 0)
-		return 0;
 	for (const char *str = s->name; str; str = s->env[req.nenv++]) {
 		n = strlen(str) + 1;
 		if (len + n > sizeof(buf))
-			return 0; /* too large to pass: posix_spawn takes it */
+			return false; /* too large to pass: posix_spawn takes it */
 		memcpy(buf + len, str, n);
 		len += n;
 	}
@@ -184,13 +198,36 @@ static pid_t launch(const struct runner_spawn *s)
 	memcpy(CMSG_DATA(c), s->fds, sizeof(int) * 4);
 	if (nfds == 5)
 		memcpy(CMSG_DATA(c) + sizeof(int) * 4, &s->cgroup, sizeof(int));
-	if (sendmsg(launcher.sock, &mh, MSG_NOSIGNAL) < 0)
-		goto broken;
+	if (sendmsg(launcher.sock, &mh, MSG_NOSIGNAL) < 0) {
+		broken(-1);
+		return false;
+	}
+	return true;
+}
+
+/* Never talk to that launcher again: `got` is what the last read gave. */
+static void broken(ssize_t got)
+{
+	log_at(TEND_LOG_WARNING, "tendd", "launcher pid %d does not answer "
+	       "(%s): killed", (int)launcher.pid,
+	       got == 0 ? "closed" : strerror(errno));
+	kill(launcher.pid, SIGKILL);
+	launcher_gone();
+}
+
+/* The answer to the oldest request: the runner's pid, or 0. */
+static pid_t answer(void)
+{
+	struct launch_ans ans;
+	ssize_t got;
+
 	do
 		got = recv(launcher.sock, &ans, sizeof(ans), 0);
 	while (got < 0 && errno == EINTR);
-	if (got != sizeof(ans))
-		goto broken;
+	if (got != sizeof(ans)) {
+		broken(got); /* no answer, or half of one */
+		return 0;
+	}
 	if (ans.pid > 0)
 		return ans.pid;
 	if (ans.err == ENOSYS || ans.err == EPERM) {
@@ -202,14 +239,66 @@ static pid_t launch(const struct runner_spawn *s)
 		launcher_gone();
 	}
 	return 0;
-broken:
-	/* no answer, or half of one: never talk to that launcher again */
-	log_at(TEND_LOG_WARNING, "tendd", "launcher pid %d does not answer "
-	       "(%s): killed", (int)launcher.pid,
-	       got == 0 ? "closed" : strerror(errno));
-	kill(launcher.pid, SIGKILL);
-	launcher_gone();
-	return 0;
+}
+
+/* The request waiting for its answer, if any: hand that answer over. */
+static void finish_ahead(void)
+{
+	pid_t pid;
+
+	if (!ahead.waiting)
+		return;
+	ahead.waiting = false;
+	ev_io_stop(loop, &ahead.io);
+	pid = launcher.sock >= 0 ? answer() : 0;
+	if (ahead.done)
+		ahead.done(ahead.arg, pid);
+	else if (pid > 0)
+		kill(pid, SIGKILL); /* forgotten: the loop reaps it */
+}
+
+static void on_ahead(struct ev_loop *l, ev_io *w, int revents)
+{
+	(void)l, (void)w, (void)revents;
+	finish_ahead();
+}
+
+static bool launcher_ready(void)
+{
+	if (launcher.pid <= 0 && !launcher.unusable &&
+	    mono_now() - launcher.started >= LAUNCHER_RESTART)
+		launcher_start();
+	return launcher.sock >= 0;
+}
+
+/* Ask the launcher; 0 when it could not, and the caller spawns. */
+static pid_t launch(const struct runner_spawn *s)
+{
+	finish_ahead(); /* its answer comes first */
+	if (!launcher_ready() || !ask(s))
+		return 0;
+	return answer();
+}
+
+bool spawn_runner_ahead(const struct runner_spawn *s,
+                        void (*done)(void *arg, pid_t pid), void *arg)
+{
+	if (ahead.waiting || !launcher_ready() || !ask(s))
+		return false;
+	ahead.waiting = true;
+	ahead.done = done;
+	ahead.arg = arg;
+	ev_io_init(&ahead.io, on_ahead, launcher.sock, EV_READ);
+	ev_io_start(loop, &ahead.io);
+	return true;
+}
+
+void spawn_runner_wait(void) { finish_ahead(); }
+
+void spawn_runner_forget(void *arg)
+{
+	if (ahead.waiting && ahead.arg == arg)
+		ahead.done = NULL;
 }
 
 /*

@@ -284,7 +284,10 @@ static void apply_strategy(struct supervisor *sv)
 	}
 	sv->restarts++;
 	if (wait <= 0) {
+		/* the executor may ready the run after this one */
+		sv->restarting_fast = now - sv->started_at < FAST_RUN;
 		begin_run(sv);
+		sv->restarting_fast = false;
 		return;
 	}
 	log_at(TEND_LOG_INFO, sv->cfg.name, "restarting in %.3fs", wait);
@@ -540,7 +543,7 @@ void supervisor_event(struct supervisor *sv, struct instance *in,
 	if (in != sv->inst)
 		return; /* a report from a run already over */
 	dispatch(sv, map[kind], info);
-	if (kind == IE_EXITED)
+	if (kind == IE_EXITED && sv->inst == NULL)
 		drop_spare(sv); /* not restarted at once */
 	/* READY may have raced ahead of STARTED being handled */
 	if (kind == IE_STARTED && sv->state == SV_RUNNING && in->ready_sent)

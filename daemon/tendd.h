@@ -26,6 +26,11 @@
 
 #define NAME_MAX_LEN 64
 #define REASON_MAX 256
+/*
+ * s: a run shorter than this, restarted at once, is a service restarting
+ * fast, whose executor may ready the run after (exec_process.c).
+ */
+#define FAST_RUN 1.0
 
 /* A name's hash for the tables that look names up (FNV-1a). */
 static inline size_t name_hash(const char *s)
@@ -419,6 +424,11 @@ struct runner_spawn {
 };
 void spawn_init(struct ev_loop *loop, const char *runner);
 pid_t spawn_runner(const struct runner_spawn *s, char *err, size_t errlen);
+/* Through the launcher only; done(arg, pid or 0) later, from the loop. */
+bool spawn_runner_ahead(const struct runner_spawn *s,
+                        void (*done)(void *arg, pid_t pid), void *arg);
+void spawn_runner_wait(void);          /* for that answer, now */
+void spawn_runner_forget(void *arg);   /* no done(): a runner made dies */
 void spawn_shutdown(void);
 const char *exec_process_tracking(void);
 const struct executor_ops *executor_ops(enum executor_kind);
@@ -479,6 +489,7 @@ struct supervisor {
 	unsigned long reload_seq; /* start_seq of the run that answered */
 	struct mailbox *mailbox;  /* messages to it (mailbox.c) */
 	void *spare;        /* its executor's, kept from a run for the next */
+	bool restarting_fast; /* this start: at once, after a run < FAST_RUN */
 	bool waiting;       /* to start once what it depends on is ready */
 	bool removing;      /* a reload removed it: stopping, then freed */
 	bool group_restart, group_stop; /* its group's order, done from the loop */

@@ -25,6 +25,8 @@
  *                          the process then takes a while to exit
  *   stack_kb = 0;          touch that many KiB of stack in init()
  *   show_env = "NAME";     log "env NAME=value" (or "env NAME unset") in init()
+ *   once = "PATH";         act only if PATH is missing, and make it: a
+ *                          restart then runs as action "none"
  */
 #include <alloca.h>
 #include <ev.h>
@@ -94,6 +96,13 @@ static int mb_init(struct tend_ctx *ctx)
 		               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p != MAP_FAILED)
 			memset(p, 1, len); /* never unmapped: the exit does it */
+	}
+	if (tend_setting_string(ctx, "once", &name) == 0) {
+		int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (fd < 0)
+			m->action = "none"; /* done before */
+		else
+			close(fd);
 	}
 	if (tend_setting_string(ctx, "show_env", &name) == 0) {
 		const char *value = getenv(name);
