@@ -45,13 +45,14 @@ DAEMON = main host supervisor backoff exit events services reload notify \
          config settings \
          plugin errors log clock control exec exec_async exec_thread \
          exec_thread_async exec_process spawn proto cgroup utf8 mailbox \
-         ev_alloc
+         ev_alloc reexec
 # The child side of the process executors.
 RUNNER = runner launcher proto settings clock utf8
 RUNNER_OBJS = $(RUNNER:%=$(BUILD)/daemon/%.o)
 DAEMON_OBJS = $(DAEMON:%=$(BUILD)/daemon/%.o)
 PLUGINS = ticker worker relay counter exec
-TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc msgtest threadctor
+TEST_PLUGINS = misbehave badabi shortdesc noentry reloadrc msgtest threadctor \
+               bigtls
 UNIT_TESTS = t-backoff t-config t-supervisor t-mailbox t-proto t-ev_alloc
 
 PROGRAMS = $(BUILD)/tendd $(BUILD)/tendctl $(BUILD)/tend-runner

@@ -49,48 +49,6 @@ static void usage(FILE *to)
 	            "  -V       print the version\n");
 }
 
-/*
- * glibc reserves static TLS in every thread for dlmopen() namespaces
- * (glibc.rtld.nns, 4 by default), and tendd uses one. The reserve lies
- * between a thread's descriptor and its stack, and pushes an idle thread's
- * frames into a second stack page: each thread or thread-async service
- * costs 4 KiB more with it. It is fixed when the program is loaded, so
- * tendd executes itself again, once, with the tunable added; pid,
- * arguments and the rest of the environment stay. A GLIBC_TUNABLES that
- * sets glibc.rtld.nns already is left alone, and so is a run under
- * valgrind, which would not follow the exec. If the exec fails, tendd
- * runs as it is.
- */
-static void reexec_with_one_namespace(char **argv)
-{
-	static const char nns[] = "glibc.rtld.nns=";
-	const char *was = getenv("GLIBC_TUNABLES");
-	const char *preload = getenv("LD_PRELOAD");
-	char self[PATH_MAX], *set;
-	ssize_t n;
-
-	if (was && strstr(was, nns))
-		return;
-	if (preload && strstr(preload, "vgpreload"))
-		return;
-	/* by its real name: an exec of /proc/self/exe names the process "exe" */
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0 || (size_t)n == sizeof(self) - 1)
-		return;
-	self[n] = '\0';
-	if (asprintf(&set, "%s%s%s1", was && *was ? was : "",
-	             was && *was ? ":" : "", nns) < 0)
-		return;
-	if (setenv("GLIBC_TUNABLES", set, 1) == 0) {
-		execv(self, argv);
-		if (was) /* still the string environ started with */
-			setenv("GLIBC_TUNABLES", was, 1);
-		else
-			unsetenv("GLIBC_TUNABLES");
-	}
-	free(set);
-}
-
 /* Many services mean many descriptors: take all the kernel allows us. */
 static void raise_fd_limit(void)
 {
@@ -254,7 +212,7 @@ int main(int argc, char **argv)
 	char *cgroup = NULL;
 	int opt, status;
 
-	reexec_with_one_namespace(argv);
+	reexec_for_small_tls(argv);
 	ev_alloc_init(); /* before any loop, a plugin's included */
 	while ((opt = getopt(argc, argv, "c:dtVh")) != -1) {
 		switch (opt) {

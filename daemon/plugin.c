@@ -101,7 +101,9 @@ static void dl_reason(char *err, size_t errlen, const char *path)
 	if (strncmp(why, "/proc/self/fd/", 14) == 0 &&
 	    (colon = strchr(why, ':')) != NULL)
 		why = colon + 2;
-	snprintf(err, errlen, "cannot load '%s': %s", path, why);
+	snprintf(err, errlen, "cannot load '%s': %s%s", path, why,
+	         strstr(why, "static TLS") ? " (tendd's reserve for it is "
+	         "small: see GLIBC_TUNABLES in tendd(8))" : "");
 }
 
 static int check_descriptor(const struct tend_plugin *d, const char *path,

@@ -316,6 +316,9 @@ bool exit_is_failure(const struct exit_info *);
 /* clock.c */
 double mono_now(void); /* seconds on CLOCK_MONOTONIC */
 
+/* reexec.c: executes tendd again with a small TLS reserve, or returns */
+void reexec_for_small_tls(char **argv);
+
 /*
  * ev_alloc.c: libev's allocator. Blocks of a page or more (a loop's table
  * of fds, once fds are in the hundreds) get pages of their own; smaller
@@ -428,7 +431,7 @@ pid_t spawn_runner(const struct runner_spawn *s, char *err, size_t errlen);
 bool spawn_runner_ahead(const struct runner_spawn *s,
                         void (*done)(void *arg, pid_t pid), void *arg);
 void spawn_runner_wait(void);          /* for that answer, now */
-void spawn_runner_forget(void *arg);   /* no done(): a runner made dies */
+void spawn_runner_forget(void *arg);   /* no done(): close its channel */
 void spawn_shutdown(void);
 const char *exec_process_tracking(void);
 const struct executor_ops *executor_ops(enum executor_kind);
@@ -488,7 +491,7 @@ struct supervisor {
 	int reload_rc;      /* its answer */
 	unsigned long reload_seq; /* start_seq of the run that answered */
 	struct mailbox *mailbox;  /* messages to it (mailbox.c) */
-	void *spare;        /* its executor's, kept from a run for the next */
+	void *spare;        /* its executor's, waiting for the next run */
 	bool restarting_fast; /* this start: at once, after a run < FAST_RUN */
 	bool waiting;       /* to start once what it depends on is ready */
 	bool removing;      /* a reload removed it: stopping, then freed */
