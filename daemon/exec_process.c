@@ -2,8 +2,10 @@
  * The process and process-async executors: the plugin runs in a child, a
  * tend-runner (see runner.c) that the launcher forks (launcher.c), so a
  * crash, a leak or a hang hurts only that child. A run ends on the
- * runner's last word, or when it is reaped; a TEND_PLUGIN_RERUN plugin's
- * runner may be kept for an immediate restart (adopt()). Host and child
+ * runner's last word, or when it is reaped. An immediate restart may
+ * take over a runner waiting in the supervisor's spare (adopt()): the
+ * last run's, kept (a TEND_PLUGIN_RERUN plugin's), or one made ahead
+ * while the last run ran (a service restarting fast). Host and child
  * talk over a SOCK_SEQPACKET socketpair (proto.c); the child's stdout and
  * stderr come back through pipes and are logged line by line under the
  * service's name, at a bounded rate: what is over the rate is dropped
@@ -71,7 +73,7 @@ struct out_pipe {
 struct proc_state {
 	ev_child child;
 	ev_io chan_io;
-	ev_timer kill_timer;
+	ev_timer kill_timer; /* a spare made ahead: its FAST_RUN */
 	ev_timer drop_timer; /* says how much output was dropped */
 	int chan;
 	int kill_stage; /* 0, then 1 after SIGTERM, 2 after SIGKILL */
@@ -80,7 +82,8 @@ struct proc_state {
 	bool has_told;
 	int said_exit; /* the status it said it exits with, + 1; 0: none */
 	bool again;    /* ...and that it waits for a next run instead */
-	pid_t runner;  /* kept for the next run (supervisor's spare) */
+	pid_t runner;  /* for the next run (supervisor's spare); 0: not yet */
+	bool ahead;    /* ...made ahead, not kept from a run */
 	char mark[64]; /* TEND_INSTANCE=... */
 	double window;  /* the current second of output */
 	unsigned lines; /* logged in it */
@@ -961,12 +964,13 @@ static void watch_run(struct instance *in, struct proc_state *st, int out,
 }
 
 /*
- * The run takes over the runner the last one left, if it is still there:
- * its channel, output pipes and mark, and its pid. It gets `cfg` as a
- * new runner does, and starts the plugin again. False: spawn one.
+ * The run takes over the runner waiting in the spare, kept from the last
+ * run or made ahead, if it is still there: its channel, output pipes and
+ * mark, and its pid. It gets `cfg` as a new runner does, and starts the
+ * plugin (again, if kept). *kept: it was. False: spawn one.
  */
 static bool adopt(struct instance *in, struct proc_state *st,
-                  const char *cfg, size_t cfg_len)
+                  const char *cfg, size_t cfg_len, bool *kept)
 {
 	struct supervisor *sv = in->sv;
 	struct proc_state *old = sv->spare;
@@ -982,6 +986,7 @@ static bool adopt(struct instance *in, struct proc_state *st,
 		return false;
 	}
 	sv->spare = NULL;
+	*kept = !old->ahead;
 	ev_child_stop(sv->loop, &old->child);
 	ev_timer_stop(sv->loop, &old->kill_timer); /* a runner made ahead */
 	in->pid = old->runner;
@@ -1064,6 +1069,7 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 	json_t *cfg_msg;
 	char *cfg;
 	size_t cfg_len;
+	bool kept = false;
 
 	if (st == NULL)
 		fatalx("out of memory");
@@ -1081,7 +1087,7 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 		         "bytes as JSON, at most %d", cfg_len, PROTO_MSG_MAX);
 		return -1;
 	}
-	if (!(in->sv->spare && adopt(in, st, cfg, cfg_len))) {
+	if (!(in->sv->spare && adopt(in, st, cfg, cfg_len, &kept))) {
 		in->pid = spawn_for(in, st, cfg, cfg_len, err, errlen, NULL);
 		if (in->pid == 0) {
 			free(cfg);
@@ -1090,8 +1096,9 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 		watch_run(in, st, st->out.fd, st->err.fd);
 	}
 	free(cfg);
+	/* a run that ended on its own kept its runner: the next will too */
 	if (in->sv->restarting_fast && in->sv->spare == NULL &&
-	    !(in->plugin->api.flags & TEND_PLUGIN_RERUN))
+	    !(kept && (in->plugin->api.flags & TEND_PLUGIN_RERUN)))
 		make_standby(in);
 	return 0;
 }
@@ -1166,9 +1173,10 @@ static void release(struct proc_state *st)
 }
 
 /*
- * A runner kept for the next run (TEND_PLUGIN_RERUN): it waits for that
- * run's config, in the supervisor's spare until the next run takes it
- * over (adopt()), or the supervisor lets it go (process_drop_spare()).
+ * A runner for the next run, kept from the last (TEND_PLUGIN_RERUN) or
+ * made ahead: it waits for that run's config, in the supervisor's spare
+ * until the next run takes it over (adopt()), or the supervisor lets it
+ * go (process_drop_spare()).
  */
 static void on_spare_gone(struct ev_loop *loop, ev_child *w, int revents)
 {
@@ -1234,6 +1242,7 @@ static void make_standby(struct instance *in)
 	if (st == NULL)
 		fatalx("out of memory");
 	st->out.fd = st->err.fd = st->chan = -1;
+	st->ahead = true;
 	ev_child_init(&st->child, on_spare_gone, 0, 0);
 	st->child.data = in->sv;
 	if (spawn_for(in, st, NULL, 0, err, sizeof(err), standby_made) == 0) {

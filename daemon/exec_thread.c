@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tendd.h"
@@ -59,8 +60,9 @@ __attribute__((noinline, no_sanitize_address)) static uintptr_t
 below_caller(void)
 {
 	volatile char here = 0;
+	volatile uintptr_t at = (uintptr_t)&here;
 
-	return (uintptr_t)&here;
+	return at;
 }
 
 /*
@@ -68,7 +70,9 @@ below_caller(void)
  * init(), start() and their logging reach deeper than ev_run() waiting in
  * epoll_wait(), and the pages they touched would stay resident for as
  * long as the thread lives. Below the stack pointer nothing is in use,
- * and from the madvise() on, nothing here goes deeper than its call did.
+ * and from the system call on, nothing here goes deeper than its call
+ * did: it is made directly, where a preloaded madvise() wrapper would
+ * put its frame in the pages given back.
  * A page given back reads as zeros when it is next reached, so a loop
  * whose frames do not fit above the line only takes one back.
  */
@@ -87,7 +91,7 @@ void thread_trim_stack(void)
 	low = (uintptr_t)base;
 	top = below_caller() & ~(page - 1);
 	if (rc == 0 && top > low && top <= low + size)
-		madvise(base, top - low, MADV_DONTNEED);
+		syscall(SYS_madvise, base, top - low, MADV_DONTNEED);
 }
 
 /* Wake a run() that polls tend_stop_fd(). */

@@ -251,10 +251,12 @@ static void finish_ahead(void)
 	ahead.waiting = false;
 	ev_io_stop(loop, &ahead.io);
 	pid = launcher.sock >= 0 ? answer() : 0;
+	/*
+	 * Forgotten: its channel is closed, on which it exits by itself. No
+	 * kill: the loop may have reaped it already, and the pid be another's.
+	 */
 	if (ahead.done)
 		ahead.done(ahead.arg, pid);
-	else if (pid > 0)
-		kill(pid, SIGKILL); /* forgotten: the loop reaps it */
 }
 
 static void on_ahead(struct ev_loop *l, ev_io *w, int revents)

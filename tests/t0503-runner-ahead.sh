@@ -4,14 +4,15 @@
 # in its cgroup, waiting, which the next run takes over, pid and all. It
 # outlives the leftovers' kill of the run it was made beside, goes when
 # that run reaches a second, or when the service stops; a delayed restart
-# never gets one. Run with cgroups and with the subreaper fallback.
+# never gets one, nor a TEND_PLUGIN_RERUN plugin whose runner is kept.
+# Run with cgroups and with the subreaper fallback.
 . "$(dirname "$0")/lib-tendd.sh"
 
 # runners_of NAME: tendd's tend-runner children serving NAME
 runners_of() {
 	local p
 	for p in $(pgrep -P "$TENDD_PID" -x tend-runner); do
-		tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
+		{ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null |
 			grep -qx "TEND_SERVICE=$1" && echo "$p"
 	done
 }
@@ -42,7 +43,14 @@ services = (
   { name = "slow"; plugin = "misbehave.so"; executor = "process";
     restart = { backoff = "fixed"; delay = 0.4; intensity = 100; };
     rlimits = { core = 0; };
-    settings = { action = "segv"; after = 0.1; }; }
+    settings = { action = "segv"; after = 0.1; }; },
+  { name = "prog"; plugin = "exec.so"; executor = "process";
+    restart = { backoff = "immediate"; intensity = 100; period = 1.0; };
+    rlimits = { core = 0; };
+    settings = { cmdline = "sh -c 'sleep 0.3; kill -SEGV \$\$'"; }; },
+  { name = "kept"; plugin = "exec.so"; executor = "process";
+    restart = { backoff = "immediate"; intensity = 100; period = 1.0; };
+    settings = { cmdline = "sh -c 'sleep 0.3; exit 3'"; }; }
 );
 EOF2
 	start_tendd || exit 1
@@ -88,6 +96,21 @@ EOF2
 	check "slow is restarted twice (each after 0.4 s)" \
 		test "$(field slow restarts)" -ge $((n + 2))
 	is "$seen" "" "a delayed restart never has a runner made ahead"
+
+	# exec.so keeps its runner for a program that exits, not for one
+	# killed by a signal, which its runner passes on by dying the same way
+	check "a program killed by a signal under exec.so, restarted at once, has a runner made ahead" \
+		wait_for 10 eval '[ -n "$(ahead_of prog)" ]'
+	n=$(field kept restarts) most=0
+	deadline=$(($(date +%s) + 10))
+	while [ "$(field kept restarts)" -lt $((n + 2)) ] &&
+		[ "$(date +%s)" -lt "$deadline" ]; do
+		c=$(runners_of kept | wc -l)
+		[ "$c" -gt "$most" ] && most=$c
+	done
+	check "one that exits is restarted twice" \
+		test "$(field kept restarts)" -ge $((n + 2))
+	is "$most" 1 "in its kept runner: never a second one"
 
 	tctl stop loop >/dev/null
 	check "loop stops" wait_for 10 state_is loop stopped
