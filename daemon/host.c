@@ -67,8 +67,8 @@ static int host_setting_bool(struct tend_ctx *ctx, const char *key, int *out)
 	return checked(ctx, key, rc, SETTING_BOOL, s);
 }
 
-static void host_vlog(struct tend_ctx *ctx, int level, const char *fmt,
-                      va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+host_vlog(struct tend_ctx *ctx, int level, const char *fmt, va_list ap)
 {
 	if (level <= log_threshold)
 		log_vwrite(level, from_ctx(ctx)->name, fmt, ap);
@@ -151,7 +151,8 @@ static void end(struct instance *in, int status, const char *reason)
 	in->ops->self_end(in);
 }
 
-static void host_vfail(struct tend_ctx *ctx, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+host_vfail(struct tend_ctx *ctx, const char *fmt, va_list ap)
 {
 	char reason[REASON_MAX];
 	vsnprintf(reason, sizeof(reason), fmt, ap);

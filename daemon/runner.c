@@ -176,7 +176,8 @@ static int c_bool(struct tend_ctx *c, const char *k, int *out)
 	return checked(k, rc, SETTING_BOOL, s);
 }
 
-static void c_vlog(struct tend_ctx *c, int level, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void
+c_vlog(struct tend_ctx *c, int level, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
 	(void)c;
@@ -436,7 +437,8 @@ static void end(int status, const char *reason)
 		ev_break(me.loop, EVBREAK_ALL);
 }
 
-static void c_vfail(struct tend_ctx *c, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+c_vfail(struct tend_ctx *c, const char *fmt, va_list ap)
 {
 	char reason[REASON_MAX];
 	(void)c;
