@@ -73,7 +73,7 @@ struct out_pipe {
 struct proc_state {
 	ev_child child;
 	ev_io chan_io;
-	ev_timer kill_timer; /* a spare made ahead: its FAST_RUN */
+	ev_timer kill_timer; /* SIGTERM, SIGKILL; a spare made ahead: FAST_RUN */
 	ev_timer drop_timer; /* says how much output was dropped */
 	int chan;
 	int kill_stage; /* 0, then 1 after SIGTERM, 2 after SIGKILL */
