@@ -58,7 +58,7 @@ static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
 /*
  * How a run ends: fini(), and its report to the main loop. Out of line,
  * with its 256-byte reason, so that the frames under an idle ev_run() stay
- * small: with tendd's static TLS reserve (main.c) a thread-async thread
+ * small: with tendd's static TLS reserve (reexec.c) a thread-async thread
  * then blocks with its descriptor, TLS and stack all in one page.
  */
 __attribute__((noinline)) static void thread_async_end(struct instance *in,
