@@ -72,16 +72,15 @@ for s in deep deepthread; do
 	check "$s is ready" wait_for 10 state_is $s ready
 done
 
-deep=$(field deep tid)
-check "the thread-async thread waits in its loop" \
-	wait_for 10 stack_rss_kb "$deep"
-rss=$(stack_rss_kb "$deep")
+# rss_of TID: set rss to stack_rss_kb TID, when it can be read
+rss_of() { rss=$(stack_rss_kb "$1") && [ -n "$rss" ]; }
+
+deep=$(field deep tid) rss=
+check "the thread-async thread waits in its loop" wait_for 10 rss_of "$deep"
 [ "$rss" -lt 64 ]
 ok $? "after a 256 KiB start-up, a waiting thread-async thread holds ${rss} KiB of stack (< 64)"
-thr=$(field deepthread tid)
-check "the thread service's thread waits in poll()" \
-	wait_for 10 stack_rss_kb "$thr"
-rss=$(stack_rss_kb "$thr")
+thr=$(field deepthread tid) rss=
+check "the thread service's thread waits in poll()" wait_for 10 rss_of "$thr"
 [ "$rss" -ge 256 ]
 ok $? "a thread service, which keeps its stack, holds ${rss} KiB (>= 256: the measure sees it)"
 stop_tendd TERM

@@ -111,4 +111,39 @@ check "a launcher runs" test -n "$L"
 stop_tendd TERM
 is "$TENDD_STATUS" 0 "tendd exits 0"
 check "the launcher ended with tendd" eval "! kill -0 $L"
+
+# at start-up tendd asks for many runners before reading the answers: each
+# run still gets its own runner, watched from the start, even one whose
+# runner may be gone before tendd reads its pid (its init() fails at once)
+{
+	echo 'services = ('
+	for i in $(seq 1 60); do
+		echo "  { name = \"w$i\"; plugin = \"worker.so\"; executor = \"process\";"
+		echo "    settings = { interval = 86400.0; }; },"
+	done
+	echo '  { name = "early"; plugin = "misbehave.so"; executor = "process";'
+	echo '    restart = { backoff = "fixed"; delay = 0.2; };'
+	echo '    settings = { action = "init_fail"; }; }'
+	echo ');'
+} | write_conf
+start_tendd || exit 1
+check "60 process services started together are all ready" \
+	wait_for 20 eval '[ "$(tctl --json status | grep -o "\"state\": *\"ready\"" | wc -l)" -eq 60 ]'
+pids=$(for i in $(seq 1 60); do echo "$(field w$i pid)"; done)
+is "$(echo "$pids" | sort -u | grep -c '^[1-9]')" 60 "each in a runner of its own"
+kids=$(for p in $pids; do [ "$(ps -o ppid= -p "$p" | tr -d ' ')" = "$TENDD_PID" ] && echo "$p"; done | wc -l)
+is "$kids" 60 "each runner a child of tendd"
+mine=0
+for i in $(seq 1 60); do
+	p=$(field w$i pid)
+	tr '\0' '\n' <"/proc/$p/environ" | grep -qx "TEND_SERVICE=w$i" &&
+		mine=$((mine + 1))
+done
+is "$mine" 60 "and each service's pid is its own runner's"
+check "a runner that died at once is seen to, and restarted" \
+	wait_for 10 eval '[ "$(field early restarts)" -ge 2 ]'
+like "$(field early last_exit)" 'failed to start: init\(\) failed' \
+	"with the reason it gave"
+stop_tendd TERM
+is "$TENDD_STATUS" 0 "tendd exits 0"
 done_testing
