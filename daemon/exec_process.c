@@ -84,8 +84,6 @@ struct proc_state {
 	bool again;    /* ...and that it waits for a next run instead */
 	pid_t runner;  /* for the next run (supervisor's spare); 0: not yet */
 	bool ahead;    /* ...made ahead, not kept from a run */
-	char *cfg;     /* its config, until the launcher answers (batches) */
-	size_t cfg_len;
 	char mark[64]; /* TEND_INSTANCE=... */
 	double window;  /* the current second of output */
 	unsigned lines; /* logged in it */
@@ -110,7 +108,6 @@ struct proc_state {
 static void process_drop_spare(struct supervisor *);
 
 static char *cgroup_base; /* NULL: no cgroup, use the subreaper */
-static bool batching;     /* see exec_process_batch() */
 static unsigned long spawn_counter;
 /* HOME, USER, LOGNAME and SHELL of tendd's user, for runners with no `user` */
 static char *own_vars[4];
@@ -1007,11 +1004,11 @@ static bool adopt(struct instance *in, struct proc_state *st,
  * A new runner for `in`, forked by the launcher into the service's cgroup:
  * its channel (where `cfg` waits, if not NULL), output pipes and mark go
  * in st. Its pid, or 0 with the reason in err. With `made`, the launcher
- * is asked and made(arg, pid) gets its answer later: 1 if asked.
+ * is asked and made(st, pid) gets its answer from the loop: 1 if asked.
  */
 static pid_t spawn_for(struct instance *in, struct proc_state *st,
                        const char *cfg, size_t cfg_len, char *err,
-                       size_t errlen, void (*made)(void *, pid_t), void *arg)
+                       size_t errlen, void (*made)(void *, pid_t))
 {
 	int chan[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
 	struct runner_spawn spawn = {.name = in->name, .cgroup = -1};
@@ -1038,7 +1035,7 @@ static pid_t spawn_for(struct instance *in, struct proc_state *st,
 	spawn.cgroup = open_cgroup(in);
 	spawn.env = child_env(in, &in->sv->cfg, st->mark);
 	if (made)
-		pid = spawn_runner_later(&spawn, made, arg) ? 1 : 0;
+		pid = spawn_runner_ahead(&spawn, made, st) ? 1 : 0;
 	else
 		pid = spawn_runner(&spawn, err, errlen);
 	free_env(spawn.env);
@@ -1064,49 +1061,6 @@ fail:
 }
 
 static void make_standby(struct instance *in);
-static void release(struct proc_state *st);
-
-/*
- * The launcher's answer for a run started in a batch: read before the
- * loop runs again, so the runner is watched before the loop could reap
- * it. Without one, the runner is spawned directly, as it would have been.
- */
-static void run_made(void *arg, pid_t pid)
-{
-	struct instance *in = arg;
-	struct proc_state *st = in->exec;
-	char err[REASON_MAX] = "no runner";
-
-	if (pid == 0) {
-		release(st);
-		pid = spawn_for(in, st, st->cfg, st->cfg_len, err, sizeof(err),
-		                NULL, NULL);
-	}
-	free(st->cfg);
-	st->cfg = NULL;
-	if (pid == 0) {
-		struct exit_info info = {.kind = EXIT_START_FAILED};
-		snprintf(info.reason, sizeof(info.reason), "%s", err);
-		events_post(in, IE_EXITED, &info);
-		return;
-	}
-	in->pid = pid;
-	watch_run(in, st, st->out.fd, st->err.fd);
-}
-
-/*
- * Runs started between on and off (tendd's start-up) ask the launcher
- * for their runners without waiting for each answer: tendd prepares the
- * next request while the launcher forks. Off reads every answer; nothing
- * else runs in between, so that the loop cannot reap one of those
- * runners before it is watched.
- */
-void exec_process_batch(bool on)
-{
-	if (!on)
-		spawn_runner_wait();
-	batching = on;
-}
 
 static int process_start(struct instance *in, char *err, size_t errlen)
 {
@@ -1134,14 +1088,7 @@ static int process_start(struct instance *in, char *err, size_t errlen)
 		return -1;
 	}
 	if (!(in->sv->spare && adopt(in, st, cfg, cfg_len, &kept))) {
-		if (batching && spawn_for(in, st, cfg, cfg_len, err, errlen,
-		                          run_made, in) > 0) {
-			st->cfg = cfg; /* in->pid comes with run_made() */
-			st->cfg_len = cfg_len;
-			return 0;
-		}
-		in->pid = spawn_for(in, st, cfg, cfg_len, err, errlen, NULL,
-		                    NULL);
+		in->pid = spawn_for(in, st, cfg, cfg_len, err, errlen, NULL);
 		if (in->pid == 0) {
 			free(cfg);
 			return -1;
@@ -1298,8 +1245,7 @@ static void make_standby(struct instance *in)
 	st->ahead = true;
 	ev_child_init(&st->child, on_spare_gone, 0, 0);
 	st->child.data = in->sv;
-	if (spawn_for(in, st, NULL, 0, err, sizeof(err), standby_made, st) ==
-	    0) {
+	if (spawn_for(in, st, NULL, 0, err, sizeof(err), standby_made) == 0) {
 		release(st);
 		free(st);
 		return;
@@ -1330,11 +1276,6 @@ static void process_reap(struct instance *in)
 	struct proc_state *st = state(in);
 	struct ev_loop *loop = in->sv->loop;
 
-	if (st->cfg) { /* in a batch, its runner still to be answered for */
-		spawn_runner_forget(in);
-		free(st->cfg);
-		st->cfg = NULL;
-	}
 	ev_child_stop(loop, &st->child);
 	ev_timer_stop(loop, &st->kill_timer);
 	ev_timer_stop(loop, &st->drop_timer);

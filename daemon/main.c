@@ -278,9 +278,7 @@ int main(int argc, char **argv)
 	reload_init(loop, cfg, debug); /* it keeps the config's globals */
 	log_info("tendd %s starting %zu services from '%s'", TEND_VERSION,
 	         services_count(), cfg->file);
-	exec_process_batch(true);
 	services_start_all();
-	exec_process_batch(false);
 	notify_ready();
 	log_notice("ready");
 	ev_run(loop, 0);

@@ -5,12 +5,9 @@
  *
  * A request to the launcher is answered at once, with the new runner's
  * pid: tendd waits for that answer (a fork of a small process) so that
- * the runner is watched before the loop can reap it. Some requests are
- * answered later (spawn_runner_later()): a runner made ahead of its run,
- * whose answer the loop reads and whose caller checks it is still there;
- * and the runs started together at start-up, whose answers are all read
- * before the loop runs, so that tendd prepares the next request while the
- * launcher forks. The launcher is
+ * the runner is watched before the loop can reap it. A runner made ahead
+ * of its run (exec_process.c) is the exception: its answer is read by the
+ * loop, and its caller checks that it is still there. The launcher is
  * tendd's child; when it dies, runners are spawned directly and a new
  * launcher is started at the next start, at most once a second. A
  * launcher that cannot fork runners (no clone3, say) is not restarted.
@@ -44,20 +41,15 @@ static struct {
 } launcher = {.sock = -1};
 
 /*
- * Requests answered later, oldest first (answers come in the order
- * asked): the loop reads them as they come, and a launch() reads them
- * all before its own. At most LATER_MAX wait, so that neither side's
- * socket buffer fills with what the other has not read.
+ * A request whose answer the loop reads (spawn_runner_ahead()); the next
+ * launch() reads it first, answers coming in the order asked.
  */
-#define LATER_MAX 32
 static struct {
 	ev_io io;
-	unsigned first, n;
-	struct {
-		void (*done)(void *arg, pid_t pid); /* NULL: forgotten */
-		void *arg;
-	} q[LATER_MAX];
-} later;
+	bool waiting;
+	void (*done)(void *arg, pid_t pid); /* NULL: forgotten */
+	void *arg;
+} ahead;
 
 static void broken(ssize_t got);
 
@@ -93,13 +85,11 @@ static int spawn_fresh(char *const argv[], char *const env[],
 
 static void launcher_gone(void)
 {
-	ev_io_stop(loop, &later.io);
-	while (later.n) { /* their answers will not come */
-		unsigned i = later.first;
-		later.first = (later.first + 1) % LATER_MAX;
-		later.n--;
-		if (later.q[i].done)
-			later.q[i].done(later.q[i].arg, 0);
+	if (ahead.waiting) { /* the answer will not come */
+		ahead.waiting = false;
+		ev_io_stop(loop, &ahead.io);
+		if (ahead.done)
+			ahead.done(ahead.arg, 0);
 	}
 	if (launcher.sock >= 0)
 		close(launcher.sock);
@@ -221,8 +211,7 @@ static void broken(ssize_t got)
 	log_at(TEND_LOG_WARNING, "tendd", "launcher pid %d does not answer "
 	       "(%s): killed", (int)launcher.pid,
 	       got == 0 ? "closed" : strerror(errno));
-	if (launcher.pid > 0)
-		kill(launcher.pid, SIGKILL);
+	kill(launcher.pid, SIGKILL);
 	launcher_gone();
 }
 
@@ -252,29 +241,28 @@ static pid_t answer(void)
 	return 0;
 }
 
-/* The oldest request answered later: hand its answer over. */
-static void finish_one(void)
+/* The request waiting for its answer, if any: hand that answer over. */
+static void finish_ahead(void)
 {
-	unsigned i = later.first;
 	pid_t pid;
 
-	later.first = (later.first + 1) % LATER_MAX;
-	if (--later.n == 0)
-		ev_io_stop(loop, &later.io);
+	if (!ahead.waiting)
+		return;
+	ahead.waiting = false;
+	ev_io_stop(loop, &ahead.io);
 	pid = launcher.sock >= 0 ? answer() : 0;
 	/*
 	 * Forgotten: its channel is closed, on which it exits by itself. No
 	 * kill: the loop may have reaped it already, and the pid be another's.
 	 */
-	if (later.q[i].done)
-		later.q[i].done(later.q[i].arg, pid);
+	if (ahead.done)
+		ahead.done(ahead.arg, pid);
 }
 
-static void on_later(struct ev_loop *l, ev_io *w, int revents)
+static void on_ahead(struct ev_loop *l, ev_io *w, int revents)
 {
 	(void)l, (void)w, (void)revents;
-	if (later.n)
-		finish_one();
+	finish_ahead();
 }
 
 static bool launcher_ready(void)
@@ -285,47 +273,34 @@ static bool launcher_ready(void)
 	return launcher.sock >= 0;
 }
 
-void spawn_runner_wait(void)
-{
-	while (later.n && launcher.sock >= 0)
-		finish_one();
-}
-
 /* Ask the launcher; 0 when it could not, and the caller spawns. */
 static pid_t launch(const struct runner_spawn *s)
 {
-	spawn_runner_wait(); /* their answers come first */
+	finish_ahead(); /* its answer comes first */
 	if (!launcher_ready() || !ask(s))
 		return 0;
 	return answer();
 }
 
-bool spawn_runner_later(const struct runner_spawn *s,
+bool spawn_runner_ahead(const struct runner_spawn *s,
                         void (*done)(void *arg, pid_t pid), void *arg)
 {
-	unsigned i;
-
-	if (later.n == LATER_MAX)
-		finish_one();
-	if (!launcher_ready() || !ask(s))
+	if (ahead.waiting || !launcher_ready() || !ask(s))
 		return false;
-	i = (later.first + later.n++) % LATER_MAX;
-	later.q[i].done = done;
-	later.q[i].arg = arg;
-	if (!ev_is_active(&later.io)) {
-		ev_io_init(&later.io, on_later, launcher.sock, EV_READ);
-		ev_io_start(loop, &later.io);
-	}
+	ahead.waiting = true;
+	ahead.done = done;
+	ahead.arg = arg;
+	ev_io_init(&ahead.io, on_ahead, launcher.sock, EV_READ);
+	ev_io_start(loop, &ahead.io);
 	return true;
 }
 
+void spawn_runner_wait(void) { finish_ahead(); }
+
 void spawn_runner_forget(void *arg)
 {
-	for (unsigned k = 0; k < later.n; k++) {
-		unsigned i = (later.first + k) % LATER_MAX;
-		if (later.q[i].arg == arg)
-			later.q[i].done = NULL;
-	}
+	if (ahead.waiting && ahead.arg == arg)
+		ahead.done = NULL;
 }
 
 /*

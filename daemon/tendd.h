@@ -417,7 +417,6 @@ extern const struct executor_ops exec_process_async_ops;
 void exec_process_setup(const char *cgroup_dir);
 void exec_process_shutdown(void);
 void exec_process_forget(const char *service);
-void exec_process_batch(bool on); /* start many runs: see exec_process.c */
 
 /* spawn.c: starting a runner, through the launcher when there is one */
 struct runner_spawn {
@@ -428,13 +427,10 @@ struct runner_spawn {
 };
 void spawn_init(struct ev_loop *loop, const char *runner);
 pid_t spawn_runner(const struct runner_spawn *s, char *err, size_t errlen);
-/*
- * Through the launcher only; done(arg, pid or 0) later: from the loop, or
- * from spawn_runner_wait(), which reads every answer still to come.
- */
-bool spawn_runner_later(const struct runner_spawn *s,
+/* Through the launcher only; done(arg, pid or 0) later, from the loop. */
+bool spawn_runner_ahead(const struct runner_spawn *s,
                         void (*done)(void *arg, pid_t pid), void *arg);
-void spawn_runner_wait(void);
+void spawn_runner_wait(void);          /* for that answer, now */
 void spawn_runner_forget(void *arg);   /* no done(): close its channel */
 void spawn_shutdown(void);
 const char *exec_process_tracking(void);

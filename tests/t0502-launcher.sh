@@ -112,9 +112,8 @@ stop_tendd TERM
 is "$TENDD_STATUS" 0 "tendd exits 0"
 check "the launcher ended with tendd" eval "! kill -0 $L"
 
-# at start-up tendd asks for many runners before reading the answers: each
-# run still gets its own runner, watched from the start, even one whose
-# runner may be gone before tendd reads its pid (its init() fails at once)
+# many runners at start-up: each run gets its own, watched from the start,
+# even one whose runner is gone at once (its init() fails)
 {
 	echo 'services = ('
 	for i in $(seq 1 60); do
