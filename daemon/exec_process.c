@@ -1291,6 +1291,10 @@ static void process_reap(struct instance *in)
 	for (struct out_pipe *p = &st->out; p; p = p == &st->out ? &st->err : NULL)
 		if (p->fd >= 0)
 			ev_io_stop(loop, &p->io);
+	/* a runner kept, with its plugin loaded, beats one made ahead */
+	if (st->runner > 0 && in->sv->spare &&
+	    ((struct proc_state *)in->sv->spare)->ahead)
+		process_drop_spare(in->sv);
 	if (st->runner > 0 && in->sv->spare == NULL) {
 		keep_spare(in, st);
 		return;

@@ -50,7 +50,8 @@ services = (
     settings = { cmdline = "sh -c 'sleep 0.3; kill -SEGV \$\$'"; }; },
   { name = "kept"; plugin = "exec.so"; executor = "process";
     restart = { backoff = "immediate"; intensity = 100; period = 1.0; };
-    settings = { cmdline = "sh -c 'sleep 0.3; exit 3'"; }; }
+    rlimits = { core = 0; };
+    settings = { cmdline = "sh -c 'sleep 0.3; mkdir $T/crashed.$cg 2>/dev/null && kill -SEGV \$\$; exit 3'"; }; }
 );
 EOF2
 	start_tendd || exit 1
@@ -101,6 +102,10 @@ EOF2
 	# killed by a signal, which its runner passes on by dying the same way
 	check "a program killed by a signal under exec.so, restarted at once, has a runner made ahead" \
 		wait_for 10 eval '[ -n "$(ahead_of prog)" ]'
+	# its first run dies by a signal (a runner made ahead for the next),
+	# the others exit: from then on, it is the kept runner again
+	check "kept's first run is killed by a signal and restarted" \
+		wait_for 10 eval '[ "$(field kept restarts)" -ge 2 ]'
 	n=$(field kept restarts) most=0
 	deadline=$(($(date +%s) + 10))
 	while [ "$(field kept restarts)" -lt $((n + 2)) ] &&
@@ -111,6 +116,11 @@ EOF2
 	check "one that exits is restarted twice" \
 		test "$(field kept restarts)" -ge $((n + 2))
 	is "$most" 1 "in its kept runner: never a second one"
+	p=$(field kept pid)
+	n=$(field kept restarts)
+	check "and restarted again" \
+		wait_for 10 eval '[ "$(field kept restarts)" -gt $n ]'
+	is "$(field kept pid)" "$p" "by the same runner"
 
 	tctl stop loop >/dev/null
 	check "loop stops" wait_for 10 state_is loop stopped
