@@ -338,6 +338,19 @@ static int send_now(int chan, const void *frame, size_t len)
 	return proto_sendv(chan, &iov, 1, MSG_DONTWAIT) < 0 ? errno : 0;
 }
 
+/* A copy of a frame, to wait for room in the channel. */
+static struct out_frame *frame_copy(const void *frame, size_t len)
+{
+	struct out_frame *f = malloc(sizeof(*f) + len);
+
+	if (f == NULL)
+		fatalx("out of memory");
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->text, frame, len);
+	return f;
+}
+
 /*
  * A frame for the child. tendd never waits for a child: a frame that
  * finds the channel full waits, in order, for room (on_chan_out), and
@@ -354,12 +367,7 @@ static void chan_send_bytes(struct instance *in, const void *frame,
 		return;
 	if (st->outq == NULL && send_now(st->chan, frame, len) != EAGAIN)
 		return; /* sent, or the child is gone: its exit follows */
-	f = malloc(sizeof(*f) + len);
-	if (f == NULL)
-		fatalx("out of memory");
-	f->next = NULL;
-	f->len = len;
-	memcpy(f->text, frame, len);
+	f = frame_copy(frame, len);
 	*st->outq_tail = f;
 	st->outq_tail = &f->next;
 	ev_io_start(in->sv->loop, &st->chan_out);
@@ -485,18 +493,6 @@ static bool send_mail(struct instance *in, const void *f, size_t len,
 	return true;
 }
 
-/* The M frame that found the channel full waits for room, in order. */
-static void keep_mail(struct proc_state *st, const void *f, size_t len,
-                      unsigned n)
-{
-	st->pending = malloc(sizeof(*st->pending) + len);
-	if (st->pending == NULL)
-		fatalx("out of memory");
-	st->pending->len = len;
-	memcpy(st->pending->text, f, len);
-	st->pending_n = n;
-}
-
 /*
  * Forward what the window allows, in order, many messages to a frame: a
  * frame waits (for acknowledgements, or for room in the channel) while
@@ -533,7 +529,9 @@ static void forward_mail(struct instance *in)
 		if ((len = pack_mail(in, buf, room, &n)) == 0)
 			return;
 		if (!send_mail(in, buf, len, n)) {
-			keep_mail(st, buf, len, n);
+			/* it waits for room, holding its place */
+			st->pending = frame_copy(buf, len);
+			st->pending_n = n;
 			return;
 		}
 	}
